@@ -1,0 +1,479 @@
+"""`Archive`: the facade the CLI and the tests use. Every CLI command is one call here."""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from . import constants as C
+from . import crypto, keys as keyfiles
+from .chunks import decrypt_file_chunks
+from .encoding import format_time, padme
+from .errors import (ArchiveError, FormatError, IntegrityError, KeyAccessError, NotFoundError,
+                     SignatureError, TrustError, UsageError)
+from .fsutil import make_private_dir, write_atomic
+from .index import Index, MetaSealer, RecordRow
+from .ingest import AddSummary, Ingest, RecordWriter, collect_files, display_name, encrypt_attachment
+from .keys import IdentityCard, SecretKeys
+from .locking import ArchiveLock
+from .passphrase import check_passphrase
+from .records import Draft, OpenedRecord, create_record, index_meta, open_envelope
+from .store import ClosedPack, Store
+
+
+def default_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "testimony"
+
+
+def utc_now() -> str:
+    return format_time(datetime.now(timezone.utc))
+
+
+def passphrase_bytes(passphrase: str) -> bytes:
+    # NFC: the same passphrase typed on two keyboards may be composed differently.
+    return unicodedata.normalize("NFC", passphrase).encode("utf-8")
+
+
+@dataclass
+class RecordSummary:
+    record_id: str
+    kind: str
+    created: str
+    title: str
+    tags: list[str]
+    author: str
+    author_fingerprint: str
+    attachments: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.record_id, "kind": self.kind, "created": self.created,
+                "title": self.title, "tags": self.tags, "author": self.author,
+                "author_fingerprint": self.author_fingerprint, "attachments": self.attachments}
+
+
+@dataclass
+class RecordView:
+    record_id: str
+    statement: dict[str, Any]
+    fields: dict[str, Any]
+    attachments: list[dict[str, Any]]
+    author_fingerprint: str
+    signer: str          # "this archive's identity" or "a key not pinned here"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.record_id, "kind": self.statement["kind"],
+                "created": self.statement["created"], "author": self.statement["author"]["name"],
+                "author_fingerprint": self.author_fingerprint, "signer": self.signer,
+                "signature_valid": True, "supersedes": self.statement["supersedes"],
+                "fields": self.fields, "attachments": self.attachments}
+
+
+@dataclass
+class RecordCheck:
+    record_id: str
+    problems: list[str] = field(default_factory=list)
+    signer: str = ""
+    attachments_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class VerifyReport:
+    records: list[RecordCheck] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.records)
+
+    @property
+    def failed(self) -> list[RecordCheck]:
+        return [r for r in self.records if not r.ok]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checked": len(self.records), "failed": len(self.failed),
+                "records": [{"id": r.record_id, "ok": r.ok, "signer": r.signer,
+                             "attachments_checked": r.attachments_checked,
+                             "problems": r.problems} for r in self.records]}
+
+
+@dataclass
+class CheckReport:
+    packs: int = 0
+    objects: int = 0
+    records: int = 0
+    read_data: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "packs": self.packs, "objects": self.objects,
+                "records": self.records, "read_data": self.read_data, "problems": self.problems}
+
+
+class Archive:
+    """An open archive: HOME (packs + index) and a keys folder, locked to this process."""
+
+    def __init__(self, home: Path, keys_dir: Path, *, now: Callable[[], str] = utc_now) -> None:
+        self.home, self.keys_dir, self._now = Path(home), Path(keys_dir), now
+        if not (self.home / "archive.db").exists():
+            raise NotFoundError(f"{self.home} is not a testimony archive",
+                                hint="run `testimony init`, or point --home at your archive")
+        self._lock = ArchiveLock(self.home)
+        try:
+            self.index = Index(self.home)
+            self.store = Store(self.home)
+            self._recover()
+        except BaseException:
+            self._lock.release()
+            raise
+        self._keys: SecretKeys | None = None
+        self._sealer: MetaSealer | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+    @classmethod
+    def create(cls, home: Path, keys_dir: Path, *, name: str, passphrase: str,
+               kdf: str = C.DEFAULT_KDF, now: Callable[[], str] = utc_now) -> "Archive":
+        """Make a new identity and an empty archive; refuse to touch existing ones."""
+        home, keys_dir = Path(home), Path(keys_dir)
+        if kdf not in C.KDF_PROFILES:
+            raise UsageError(f"unknown KDF profile {kdf!r}")
+        if not name.strip():
+            raise UsageError("the identity needs a name", hint='use --name "Your team"')
+        if (home / "archive.db").exists():
+            raise UsageError(f"{home} already holds an archive; nothing was changed")
+        if keyfiles.keys_exist(keys_dir):
+            raise UsageError(f"{keys_dir} already holds keys; nothing was overwritten")
+        check_passphrase(passphrase)
+        created = now()
+        secrets_ = keyfiles.create_identity(name.strip(), created=created)
+        revocation = keyfiles.revocation_certificate(secrets_.sign_seed, secrets_.card, created=created)
+        make_private_dir(home)
+        keyfiles.write_identity(keys_dir, secrets_, passphrase_bytes(passphrase), kdf=kdf,
+                                revocation=revocation)
+        Store(home).create()
+        Index.create(home).close()
+        archive = cls(home, keys_dir, now=now)
+        archive._set_keys(secrets_)
+        return archive
+
+    def close(self) -> None:
+        self.index.close()
+        self._lock.release()
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def unlock(self, passphrase: str) -> None:
+        self._set_keys(keyfiles.load_secret_keys(self.keys_dir, passphrase_bytes(passphrase)))
+        self._index_unread_envelopes()
+
+    def _set_keys(self, secrets_: SecretKeys) -> None:
+        self._keys, self._sealer = secrets_, MetaSealer(secrets_.index_key)
+
+    @property
+    def keys(self) -> SecretKeys:
+        if self._keys is None:
+            raise KeyAccessError("the archive is locked", hint="give the passphrase")
+        return self._keys
+
+    @property
+    def sealer(self) -> MetaSealer:
+        self.keys  # raises when locked
+        assert self._sealer is not None
+        return self._sealer
+
+    def _recover(self) -> None:
+        """After a crash: drop unfinished packs, index packs that were renamed but not indexed."""
+        self.store.clear_tmp()
+        known = self.index.pack_ids()
+        for pack_id in self.store.pack_ids():
+            if pack_id in known:
+                continue
+            try:
+                entries = self.store.scan_pack(pack_id, read_data=True)
+            except ArchiveError:
+                continue  # reported by `check`; never trusted
+            kinds = {e.object_id: ("envelope" if self.store.read(pack_id, e).startswith(C.ENVELOPE_MAGIC)
+                                   else "chunk") for e in entries}
+            size = self.store.pack_path(pack_id).stat().st_size
+            self.index.commit_pack(ClosedPack(pack_id, size, entries), kinds=kinds, records=[], dedup=[])
+
+    def _index_unread_envelopes(self) -> None:
+        """Envelopes in the store with no record row (a crash before the commit)."""
+        rows, dedup = [], []
+        for envelope_id in self.index.envelopes_without_record():
+            try:
+                opened = open_envelope(self._read_object(envelope_id), self.keys.box_secret)
+            except ArchiveError:
+                continue  # not ours or damaged: `verify` and `check` report it
+            rows.append(RecordRow(opened.record_id, envelope_id, self._seal_meta(opened)))
+            dedup += [(self.sealer.dedup_mac(bytes.fromhex(a["sha256"])), opened.record_id)
+                      for a in opened.attachments]
+        if rows:
+            self.index.add_records(rows, dedup)
+
+    def _seal_meta(self, opened: OpenedRecord) -> bytes:
+        meta = index_meta(opened.statement, opened.fields, opened.attachments)
+        return self.sealer.seal(opened.record_id, meta)
+
+    # --- identity -------------------------------------------------------------------------------
+    def identity(self) -> IdentityCard:
+        return self.keys.card
+
+    def export_identity(self, out: Path) -> IdentityCard:
+        card = self.identity()
+        try:
+            write_atomic(Path(out), card.to_bytes() + b"\n", mode=0o644, exclusive=True)
+        except FileExistsError as e:
+            raise UsageError(f"{out} already exists; nothing was overwritten") from e
+        except OSError as e:
+            raise UsageError(f"cannot write {out}: {e.strerror}") from e
+        return card
+
+    # --- writing records ----------------------------------------------------------------------
+    def record(self, *, fields: dict[str, Any], attachments: list[Path] = (),
+               supersedes: list[str] = ()) -> str:
+        """Sign and store one testimony; return its record id."""
+        keys = self.keys
+        fields = {k: v for k, v in fields.items() if v not in (None, "", [])}
+        if not fields.get("body") and not fields.get("title") and not attachments:
+            raise UsageError("the testimony is empty: no title, text or attachment")
+        for path in attachments:
+            if not Path(path).is_file():
+                raise NotFoundError(f"{display_name(str(path))}: no such file")
+        supersedes = [self.resolve(s) for s in supersedes]
+        writer = RecordWriter(self.store, self.index)
+        keyer = crypto.ChunkKeyer(keys.convergence_secret)
+        try:
+            values, chunks, macs = [], {}, []
+            for path in attachments:
+                value, refs, sha = encrypt_attachment(Path(path), keyer, writer, name=Path(path).name)
+                values.append(value)
+                chunks[value["sha256"]] = refs
+                macs.append(self.sealer.dedup_mac(sha))
+            draft = Draft("testimony", fields, tuple(values), tuple(supersedes))
+            sealed = create_record(keys, draft, chunks=chunks, recipients=[], created=self._now())
+            meta = index_meta(sealed.statement, fields, values)
+            writer.put_record(sealed, self.sealer.seal(sealed.record_id, meta), macs)
+            writer.flush()
+        except BaseException:
+            writer.abort()
+            raise
+        return sealed.record_id
+
+    def add(self, paths: list[Path], *, tags: list[str] = (),
+            progress: Callable[[int], None] | None = None,
+            on_files: Callable[[int, int], None] | None = None) -> AddSummary:
+        """Ingest evidence files and folders, one evidence record per new file."""
+        tasks = collect_files(paths)
+        if on_files:
+            on_files(len(tasks), sum(t.size for t in tasks))
+        writer = RecordWriter(self.store, self.index)
+        ingest = Ingest(self.keys, self.sealer, writer, self.index, tags=list(tags), now=self._now,
+                        progress=progress)
+        return ingest.run(tasks)
+
+    # --- reading ----------------------------------------------------------------------------
+    def resolve(self, prefix: str) -> str:
+        """A full record id from a unique prefix of at least 8 hex digits."""
+        text = prefix.strip().lower()
+        if len(text) < C.MIN_ID_PREFIX or any(c not in "0123456789abcdef" for c in text):
+            raise UsageError(f"{prefix!r} is not a record id (give at least {C.MIN_ID_PREFIX} hex digits)")
+        matches = self.index.record_ids_with_prefix(text)
+        if not matches:
+            raise NotFoundError(f"no record id starts with {text}", hint="`testimony list` shows them")
+        if len(matches) > 1:
+            raise UsageError(f"{text} matches several records", hint="give more digits")
+        return matches[0]
+
+    def list_records(self, *, tag: str | None = None) -> list[RecordSummary]:
+        result = []
+        for row in self.index.records():
+            meta = self.sealer.open(row.record_id, row.sealed)
+            fields = meta["fields"]
+            if tag is not None and tag not in fields.get("tags", []):
+                continue
+            result.append(RecordSummary(row.record_id, meta["kind"], meta["created"],
+                                        fields.get("title", ""), fields.get("tags", []),
+                                        meta["author"], meta["author_fingerprint"],
+                                        len(meta["attachments"])))
+        result.sort(key=lambda r: (r.created, r.record_id))
+        return result
+
+    def search(self, text: str) -> list[RecordSummary]:
+        needle = text.casefold()
+        if not needle.strip():
+            raise UsageError("give some text to search for")
+        hits = set()
+        for row in self.index.records():
+            meta = self.sealer.open(row.record_id, row.sealed)
+            f = meta["fields"]
+            haystack = [f.get("title", ""), f.get("body", ""), f.get("location", ""),
+                        f.get("language", ""), *f.get("tags", []),
+                        f.get("witness", {}).get("pseudonym", ""),
+                        *(a["name"] for a in meta["attachments"])]
+            if any(needle in h.casefold() for h in haystack):
+                hits.add(row.record_id)
+        return [r for r in self.list_records() if r.record_id in hits]
+
+    def _read_object(self, object_id: bytes) -> bytes:
+        where = self.index.locate(object_id)
+        if where is None:
+            raise IntegrityError(f"object {object_id.hex()[:16]} is missing from the index")
+        return self.store.read(where[0], where[1])
+
+    def _open(self, record_id: str) -> OpenedRecord:
+        row = self.index.record(record_id)
+        if row is None:
+            raise NotFoundError(f"no record {record_id}")
+        opened = open_envelope(self._read_object(row.envelope_id), self.keys.box_secret)
+        if opened.record_id != record_id:
+            raise IntegrityError(f"the envelope indexed as record {record_id[:16]} holds "
+                                 f"record {opened.record_id[:16]}")
+        return opened
+
+    def _signer(self, fingerprint: str) -> str:
+        if fingerprint == self.keys.card.fingerprint:
+            return "this archive's own key"
+        return "a key not pinned here"
+
+    def show(self, prefix: str) -> RecordView:
+        opened = self._open(self.resolve(prefix))
+        return RecordView(opened.record_id, opened.statement, opened.fields, opened.attachments,
+                          opened.author_fingerprint, self._signer(opened.author_fingerprint))
+
+    def extract(self, prefix: str, out: Path) -> list[Path]:
+        """Decrypt a record's attachments into `out`, each only once its SHA-256 matches."""
+        opened = self._open(self.resolve(prefix))
+        out = Path(out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot create {out}: {e.strerror}") from e
+        written = []
+        for attachment in opened.attachments:
+            target = _free_name(out, safe_file_name(attachment["name"]))
+            refs = opened.chunks[attachment["sha256"]]
+            tmp = out / f".{target.name}.partial"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    for piece in decrypt_file_chunks(refs, self._read_object, size=attachment["size"],
+                                                     sha256_hex=attachment["sha256"]):
+                        f.write(piece)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.link(tmp, target)  # never replaces an existing file
+            except OSError as e:
+                raise UsageError(f"cannot write into {out}: {e.strerror}") from e
+            finally:
+                tmp.unlink(missing_ok=True)
+            written.append(target)
+        return written
+
+    # --- checking -------------------------------------------------------------------------------
+    def verify(self, prefix: str | None = None,
+               progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Check every signature, disclosure and file hash we can; a report, never a raise."""
+        ids = [self.resolve(prefix)] if prefix else [r.record_id for r in self.index.records()]
+        report = VerifyReport()
+        for record_id in ids:
+            check = RecordCheck(record_id)
+            report.records.append(check)
+            try:
+                opened = self._open(record_id)
+            except (IntegrityError, FormatError, SignatureError, TrustError, NotFoundError) as e:
+                check.problems.append(str(e))
+                continue
+            check.signer = self._signer(opened.author_fingerprint)
+            for attachment in opened.attachments:
+                try:
+                    for _ in decrypt_file_chunks(opened.chunks[attachment["sha256"]], self._read_object,
+                                                 size=attachment["size"], sha256_hex=attachment["sha256"]):
+                        pass
+                    check.attachments_checked += 1
+                except (IntegrityError, FormatError) as e:
+                    check.problems.append(f"attachment {attachment['name']!r}: {e}")
+            if progress:
+                progress(1)
+        return report
+
+    def check(self, *, read_data: bool = False) -> CheckReport:
+        """Store integrity: packs against the index; with read_data, every object's hash."""
+        report = CheckReport(read_data=read_data)
+        indexed = self.index.pack_ids()
+        on_disk = set(self.store.pack_ids())
+        report.packs = len(on_disk)
+        for pack_id in sorted(indexed - on_disk):
+            report.problems.append(f"pack {pack_id[:16]} is in the index but missing from the store "
+                                   f"({len(self.index.objects_in(pack_id))} objects lost)")
+        for pack_id in sorted(on_disk):
+            try:
+                entries = self.store.scan_pack(pack_id, read_data=read_data)
+            except ArchiveError as e:
+                report.problems.append(str(e))
+                continue
+            report.objects += len(entries)
+            if pack_id not in indexed:
+                report.problems.append(f"pack {pack_id[:16]} is not in the index")
+                continue
+            if {(e.object_id, e.offset, e.length) for e in entries} != {
+                    (e.object_id, e.offset, e.length) for e in self.index.objects_in(pack_id)}:
+                report.problems.append(f"pack {pack_id[:16]} does not hold what the index says")
+        missing = 0
+        for row in self.index.records():
+            report.records += 1
+            if self.index.locate(row.envelope_id) is None:
+                missing += 1
+        if missing:
+            report.problems.append(f"{missing} of {report.records} records have no envelope in the store")
+        if read_data:
+            report.problems += self._check_chunks_present()
+        return report
+
+    def _check_chunks_present(self) -> list[str]:
+        problems = []
+        for row in self.index.records():
+            try:
+                opened = self._open(row.record_id)
+            except ArchiveError as e:
+                problems.append(f"record {row.record_id[:16]}: {e}")
+                continue
+            refs = [bytes.fromhex(r["id"]) for rs in opened.chunks.values() for r in rs]
+            absent = len(set(refs) - self.index.has_objects(refs))
+            if absent:
+                problems.append(f"record {row.record_id[:16]}: {absent} of {len(set(refs))} "
+                                "evidence chunks are missing")
+        return problems
+
+
+def safe_file_name(name: str) -> str:
+    """A stored attachment name made safe to create inside a folder: no separators,
+    no `.`/`..`, no control characters, at most 200 bytes."""
+    base = "".join("_" if (c in "/\\" or ord(c) < 32 or c == "\x7f") else c for c in name)
+    base = base.lstrip(".") or "attachment"
+    while len(base.encode("utf-8")) > 200:
+        base = base[:-1]
+    return base
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    candidate, stem, suffix, n = folder / name, Path(name).stem, Path(name).suffix, 1
+    while os.path.lexists(candidate) or os.path.lexists(folder / f".{candidate.name}.partial"):
+        candidate = folder / f"{stem} ({n}){suffix}"
+        n += 1
+    return candidate

@@ -1,0 +1,177 @@
+"""The only module that touches PyNaCl and pyca/cryptography.
+
+A few verbs over their high-level APIs. Every signature, keyed hash and derived key
+is domain-separated by a label from archive.constants. No primitive is written here:
+Ed25519, X25519 sealed boxes, Argon2id and XChaCha20-Poly1305 come from libsodium;
+AES-256-GCM and HKDF from OpenSSL; SHA-256 and HMAC from hashlib/hmac (OpenSSL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+import nacl.bindings
+import nacl.exceptions
+import nacl.pwhash
+import nacl.public
+import nacl.signing
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from . import constants as C
+from .errors import IntegrityError, SignatureError
+
+SIGNATURE_BYTES = 64
+_ZERO_GCM_NONCE = bytes(12)
+
+
+def _require_label(purpose: bytes) -> bytes:
+    if purpose not in C.ALL_LABELS:
+        raise ValueError("purpose must be one of the labels in archive.constants")
+    return purpose
+
+
+def random_bytes(n: int) -> bytes:
+    return os.urandom(n)
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def labelled_hash(purpose: bytes, *parts: bytes) -> bytes:
+    """SHA-256(label ‖ parts...)."""
+    h = hashlib.sha256(_require_label(purpose))
+    for part in parts:
+        h.update(part)
+    return h.digest()
+
+
+def keyed_hash(key: bytes, purpose: bytes, data: bytes) -> bytes:
+    """HMAC-SHA256(key, label ‖ data)."""
+    mac = hmac.new(key, _require_label(purpose), "sha256")
+    mac.update(data)
+    return mac.digest()
+
+
+def derive_key(root: bytes, purpose: bytes) -> bytes:
+    """HKDF-SHA256(root, salt=none, info=label) → 32 bytes."""
+    return HKDF(algorithm=hashes.SHA256(), length=C.KEY_BYTES, salt=None,
+                info=_require_label(purpose)).derive(root)
+
+
+# --- Ed25519 -------------------------------------------------------------------------
+
+def new_signing_seed() -> bytes:
+    return random_bytes(32)
+
+
+def signing_public_key(seed: bytes) -> bytes:
+    return bytes(nacl.signing.SigningKey(seed).verify_key)
+
+
+def sign(seed: bytes, *, purpose: bytes, message: bytes) -> bytes:
+    """Ed25519 signature over label ‖ message."""
+    signed = nacl.signing.SigningKey(seed).sign(_require_label(purpose) + message)
+    return signed.signature
+
+
+def verify(public_key: bytes, *, purpose: bytes, message: bytes, signature: bytes) -> bytes:
+    """The one Ed25519 check (libsodium's strict rules); returns the verified message."""
+    label = _require_label(purpose)
+    try:
+        key = nacl.signing.VerifyKey(bytes(public_key))
+        verified = key.verify(label + bytes(message), bytes(signature))
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError,
+            nacl.exceptions.TypeError, ValueError, TypeError) as e:
+        raise SignatureError("signature does not verify") from e
+    return verified[len(label):]
+
+
+# --- X25519 sealed boxes (anonymous recipient stanzas) -------------------------------
+
+def new_box_secret() -> bytes:
+    return bytes(nacl.public.PrivateKey.generate())
+
+
+def box_public_key(secret: bytes) -> bytes:
+    return bytes(nacl.public.PrivateKey(secret).public_key)
+
+
+def seal_to(box_public: bytes, data: bytes) -> bytes:
+    return nacl.public.SealedBox(nacl.public.PublicKey(box_public)).encrypt(data)
+
+
+def open_sealed(box_secret: bytes, sealed: bytes) -> bytes | None:
+    """Open a sealed box, or None when it is not for this key (callers try each slot)."""
+    try:
+        return nacl.public.SealedBox(nacl.public.PrivateKey(box_secret)).decrypt(bytes(sealed))
+    except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError, nacl.exceptions.TypeError):
+        return None
+
+
+# --- XChaCha20-Poly1305 ----------------------------------------------------------------
+
+def xchacha_encrypt(key: bytes, plaintext: bytes, *, aad: bytes,
+                    nonce: bytes | None = None) -> tuple[bytes, bytes]:
+    """Return (nonce, ciphertext‖tag). The nonce is random unless a test vector fixes it."""
+    if nonce is None:
+        nonce = random_bytes(C.XCHACHA_NONCE_BYTES)
+    ct = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, aad, nonce, key)
+    return nonce, ct
+
+
+def xchacha_decrypt(key: bytes, nonce: bytes, ciphertext: bytes, *, aad: bytes, what: str) -> bytes:
+    try:
+        return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            bytes(ciphertext), bytes(aad), bytes(nonce), key)
+    except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError) as e:
+        raise IntegrityError(f"{what} failed authentication") from e
+
+
+# --- Argon2id --------------------------------------------------------------------------
+
+def argon2id(passphrase: bytes, salt: bytes, *, opslimit: int, memlimit: int) -> bytes:
+    if not (C.OPSLIMIT_MIN <= opslimit <= C.OPSLIMIT_MAX
+            and C.MEMLIMIT_MIN <= memlimit <= C.MEMLIMIT_MAX):
+        raise ValueError("Argon2id parameters out of bounds")  # callers check first
+    return nacl.pwhash.argon2id.kdf(C.KEY_BYTES, passphrase, salt,
+                                    opslimit=opslimit, memlimit=memlimit)
+
+
+# --- Convergent chunk encryption -------------------------------------------------------
+
+class ChunkKeyer:
+    """HMAC-SHA256(convergence_secret, chunk label ‖ chunk), with the label absorbed once.
+
+    Copying the keyed state saves re-hashing the key and the label for every chunk,
+    and avoids building label+chunk copies of 1 MiB buffers.
+    """
+
+    def __init__(self, convergence_secret: bytes) -> None:
+        self._base = hmac.new(convergence_secret, C.CHUNK, "sha256")
+
+    def key_for(self, chunk: bytes | memoryview) -> bytes:
+        mac = self._base.copy()
+        mac.update(chunk)
+        return mac.digest()
+
+
+def chunk_encrypt(key: bytes, chunk: bytes | memoryview) -> bytes:
+    """AES-256-GCM with a fixed zero nonce: safe because the key is unique to the plaintext."""
+    return AESGCM(key).encrypt(_ZERO_GCM_NONCE, bytes(chunk), C.CHUNK_AAD)
+
+
+def chunk_decrypt(key: bytes, obj: bytes) -> bytes:
+    try:
+        return AESGCM(key).decrypt(_ZERO_GCM_NONCE, obj, C.CHUNK_AAD)
+    except (InvalidTag, ValueError) as e:
+        raise IntegrityError("an evidence chunk failed authentication") from e
+
+
+def constant_time_equal(a: bytes, b: bytes) -> bool:
+    return hmac.compare_digest(a, b)

@@ -1,0 +1,173 @@
+"""Canonical JSON (RFC 8785 restricted to integers), hex, big-endian framing, padding.
+
+Pure functions over bytes: no I/O, no clock, no randomness. A reader accepts exactly
+one encoding per value, so that a signature over received bytes means one thing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import FormatError
+
+# I-JSON (RFC 7493): integers outside ±(2**53 - 1) do not survive other parsers.
+MAX_SAFE_INTEGER = 2**53 - 1
+_TIME_RE = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
+_HEX_RE = re.compile(r"\A(?:[0-9a-f]{2})*\Z")
+
+
+def canonical(value: Any) -> bytes:
+    """Encode `value` as RFC 8785 canonical JSON (integers only), UTF-8."""
+    parts: list[str] = []
+    _emit(value, parts)
+    try:
+        return "".join(parts).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError("lone surrogate in a string; text must be valid Unicode") from e
+
+
+def _emit(value: Any, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise ValueError(f"integer {value} is outside the interoperable range")
+        out.append(str(value))
+    elif isinstance(value, str):
+        # json.dumps(ensure_ascii=False) escapes exactly what RFC 8785 escapes.
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _emit(item, out)
+        out.append("]")
+    elif isinstance(value, dict):
+        out.append("{")
+        # RFC 8785 sorts keys by their UTF-16 code units, not by code points.
+        for i, key in enumerate(sorted(value, key=_utf16_key)):
+            if not isinstance(key, str):
+                raise TypeError("JSON object keys must be strings")
+            if i:
+                out.append(",")
+            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(":")
+            _emit(value[key], out)
+        out.append("}")
+    else:
+        raise TypeError(f"cannot encode {type(value).__name__} as canonical JSON")
+
+
+def _utf16_key(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise FormatError(f"duplicate JSON key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_float(text: str) -> Any:
+    raise FormatError("floating-point numbers are not allowed")
+
+
+def _no_constant(text: str) -> Any:
+    raise FormatError(f"{text} is not allowed")
+
+
+def parse_canonical(untrusted: bytes, *, what: str = "document") -> Any:
+    """Parse bytes that must be canonical JSON; anything else is a FormatError."""
+    try:
+        text = bytes(untrusted).decode("utf-8")
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_float=_no_float,
+            parse_constant=_no_constant,
+        )
+        again = canonical(value)
+    except FormatError as e:
+        raise FormatError(f"{what} is not canonical JSON: {e}") from e
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError, TypeError, RecursionError) as e:
+        raise FormatError(f"{what} is not canonical JSON") from e
+    if again != untrusted:
+        raise FormatError(f"{what} is not canonical JSON")
+    return value
+
+
+def to_hex(data: bytes) -> str:
+    return data.hex()
+
+
+def from_hex(text: Any, *, length: int | None = None, what: str = "value") -> bytes:
+    """Lowercase hex to bytes; exactly `length` bytes when given."""
+    if not isinstance(text, str) or not _HEX_RE.match(text):
+        raise FormatError(f"{what} is not lowercase hex")
+    data = bytes.fromhex(text)
+    if length is not None and len(data) != length:
+        raise FormatError(f"{what} must be {length} bytes, not {len(data)}")
+    return data
+
+
+def u16(n: int) -> bytes:
+    return struct.pack(">H", n)
+
+
+def u32(n: int) -> bytes:
+    return struct.pack(">I", n)
+
+
+def read_u16(data: bytes, offset: int) -> int:
+    return struct.unpack_from(">H", data, offset)[0]
+
+
+def read_u32(data: bytes, offset: int) -> int:
+    return struct.unpack_from(">I", data, offset)[0]
+
+
+def padme(length: int) -> int:
+    """Padmé (Nikitin et al., PETS 2019): round up so only O(log log L) bits leak."""
+    if length < 2:
+        return length
+    exponent = length.bit_length() - 1            # floor(log2(L))
+    size_bits = exponent.bit_length()              # floor(log2(E)) + 1
+    mask = (1 << (exponent - size_bits)) - 1
+    return (length + mask) & ~mask
+
+
+def pad_to_multiple(length: int, multiple: int) -> int:
+    return -(-length // multiple) * multiple
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: Any, *, what: str = "time") -> str:
+    """Check a `YYYY-MM-DDTHH:MM:SSZ` string (and that it is a real date)."""
+    if not isinstance(text, str) or not _TIME_RE.match(text):
+        raise FormatError(f"{what} is not a UTC time YYYY-MM-DDTHH:MM:SSZ")
+    try:
+        datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError as e:
+        raise FormatError(f"{what} is not a real date") from e
+    return text
+
+
+def group_fingerprint(hex64: str) -> str:
+    """What people read aloud: the first 32 hex digits in groups of 4."""
+    short = hex64[:32].upper()
+    return " ".join(short[i:i + 4] for i in range(0, 32, 4))

@@ -1,0 +1,187 @@
+"""The SQLite index (archive.db, via sqlite-utils, WAL, synchronous=FULL).
+
+It says where each object is, which envelope holds each record, and which file hashes
+are already stored. Nothing readable about content is kept in clear: cached metadata
+is sealed with a key derived from index_key (AAD = the record id, so rows cannot be
+swapped), and the dedup table is keyed by HMAC(index_key, file SHA-256). The index can
+be rebuilt from the packs and the keys; the packs are the truth.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import sqlite_utils
+
+from . import constants as C
+from . import crypto
+from .encoding import canonical, parse_canonical
+from .errors import FormatError, NotFoundError, UsageError
+from .store import ClosedPack, Located
+
+DB_FILE = "archive.db"
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["packs"].create({"id": str, "size": int}, pk="id")
+    db["objects"].create({"id": bytes, "pack": str, "offset": int, "length": int, "kind": str}, pk="id")
+    db["objects"].create_index(["pack"])
+    db["records"].create({"id": str, "envelope": bytes, "sealed": bytes}, pk="id")
+    db["dedup"].create({"mac": bytes, "record": str}, pk="mac")
+
+
+MIGRATIONS = [_migrate_1]  # index i takes schema version i to i + 1
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    record_id: str
+    envelope_id: bytes
+    sealed: bytes
+
+
+class Index:
+    def __init__(self, home: Path) -> None:
+        self.path = home / DB_FILE
+        if not self.path.exists():
+            raise NotFoundError(f"{home} is not a testimony archive",
+                                hint="run `testimony init`, or point --home at your archive")
+        try:
+            self.db = sqlite_utils.Database(sqlite3.connect(self.path, isolation_level=None))
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.migrate()
+        except sqlite3.DatabaseError as e:
+            raise FormatError(f"the index {self.path} is damaged ({e})",
+                              hint="`testimony check --rebuild-index` rebuilds it from the packs") from e
+
+    @classmethod
+    def create(cls, home: Path) -> "Index":
+        # SQLite gives its -wal and -shm files the database file's mode: 0600 for all.
+        os.close(os.open(home / DB_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return cls(home)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # --- schema ---------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        if "meta" not in self.db.table_names():
+            return 0
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def migrate(self) -> None:
+        version = self.schema_version()
+        if version > len(MIGRATIONS):
+            raise UsageError(f"this archive's index is version {version}, newer than this "
+                             f"testimony ({len(MIGRATIONS)})", hint="upgrade testimony")
+        for step in range(version, len(MIGRATIONS)):
+            with self.db.conn:
+                self.db.execute("BEGIN IMMEDIATE")
+                MIGRATIONS[step](self.db)
+                self.db["meta"].upsert({"key": "schema_version", "value": str(step + 1)}, pk="key")
+
+    # --- reads ------------------------------------------------------------------------------
+    def locate(self, object_id: bytes) -> tuple[str, Located] | None:
+        row = self.db.execute("SELECT pack, offset, length FROM objects WHERE id = ?",
+                              [object_id]).fetchone()
+        return (row[0], Located(object_id, row[1], row[2])) if row else None
+
+    def has_objects(self, object_ids: Iterable[bytes]) -> set[bytes]:
+        ids = list(object_ids)
+        found: set[bytes] = set()
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            found.update(r[0] for r in self.db.execute(
+                f"SELECT id FROM objects WHERE id IN ({marks})", part))
+        return found
+
+    def pack_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT id FROM packs")}
+
+    def objects_in(self, pack_id: str) -> list[Located]:
+        return [Located(r[0], r[1], r[2]) for r in self.db.execute(
+            "SELECT id, offset, length FROM objects WHERE pack = ? ORDER BY offset", [pack_id])]
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.db[t].count for t in ("packs", "objects", "records", "dedup")}
+
+    def records(self) -> Iterator[RecordRow]:
+        for r in self.db.execute("SELECT id, envelope, sealed FROM records ORDER BY id"):
+            yield RecordRow(r[0], r[1], r[2])
+
+    def record_ids_with_prefix(self, prefix: str) -> list[str]:
+        upper = prefix + "g"  # every lowercase-hex string that starts with prefix sorts below
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM records WHERE id >= ? AND id < ? LIMIT 2", [prefix, upper])]
+
+    def record(self, record_id: str) -> RecordRow | None:
+        r = self.db.execute("SELECT id, envelope, sealed FROM records WHERE id = ?",
+                            [record_id]).fetchone()
+        return RecordRow(r[0], r[1], r[2]) if r else None
+
+    def dedup_macs(self) -> set[bytes]:
+        return {r[0] for r in self.db.execute("SELECT mac FROM dedup")}
+
+    def dedup_record(self, mac: bytes) -> str | None:
+        r = self.db.execute("SELECT record FROM dedup WHERE mac = ?", [mac]).fetchone()
+        return r[0] if r else None
+
+    def envelopes_without_record(self) -> list[bytes]:
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM objects WHERE kind = 'envelope' AND id NOT IN "
+            "(SELECT envelope FROM records)")]
+
+    # --- writes -----------------------------------------------------------------------------
+    def commit_pack(self, pack: ClosedPack, *, kinds: dict[bytes, str],
+                    records: list[RecordRow], dedup: list[tuple[bytes, str]]) -> None:
+        """One transaction: the pack's objects, then the records and hashes they hold."""
+        with self.db.conn:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db["packs"].insert({"id": pack.pack_id, "size": pack.size}, replace=True)
+            self.db["objects"].insert_all(
+                ({"id": e.object_id, "pack": pack.pack_id, "offset": e.offset,
+                  "length": e.length, "kind": kinds.get(e.object_id, "unknown")}
+                 for e in pack.entries), ignore=True, batch_size=1000)
+            self.db["records"].insert_all(
+                ({"id": r.record_id, "envelope": r.envelope_id, "sealed": r.sealed}
+                 for r in records), ignore=True)
+            self.db["dedup"].insert_all(({"mac": m, "record": rid} for m, rid in dedup),
+                                        ignore=True)
+
+    def add_records(self, records: list[RecordRow], dedup: list[tuple[bytes, str]]) -> None:
+        with self.db.conn:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db["records"].insert_all(
+                ({"id": r.record_id, "envelope": r.envelope_id, "sealed": r.sealed}
+                 for r in records), ignore=True)
+            self.db["dedup"].insert_all(({"mac": m, "record": rid} for m, rid in dedup),
+                                        ignore=True)
+
+
+class MetaSealer:
+    """Seals cached record metadata for the index with a key derived from index_key."""
+
+    def __init__(self, index_key: bytes) -> None:
+        self._key = crypto.derive_key(index_key, C.INDEX_META)
+        self._dedup_key = crypto.derive_key(index_key, C.INDEX_DEDUP)
+
+    def seal(self, record_id: str, meta: dict[str, Any]) -> bytes:
+        nonce, ct = crypto.xchacha_encrypt(self._key, canonical(meta), aad=record_id.encode())
+        return nonce + ct
+
+    def open(self, record_id: str, sealed: bytes) -> dict[str, Any]:
+        n = C.XCHACHA_NONCE_BYTES
+        plain = crypto.xchacha_decrypt(self._key, sealed[:n], sealed[n:], aad=record_id.encode(),
+                                       what=f"index metadata of record {record_id[:16]}")
+        return parse_canonical(plain, what="index metadata")
+
+    def dedup_mac(self, file_sha256: bytes) -> bytes:
+        return crypto.keyed_hash(self._dedup_key, C.INDEX_DEDUP, file_sha256)

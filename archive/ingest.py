@@ -1,0 +1,397 @@
+"""Writing records into the store, and `add`: bulk ingest of evidence files.
+
+`RecordWriter` buffers objects into a pack and commits the index rows that name them
+only after the pack is durable, so a crash or Ctrl-C loses at most the uncommitted
+tail and never leaves a row pointing at nothing.
+
+`add` is a streaming pipeline: a producer thread walks the files (hashing large ones
+first, so a file already stored costs one read and no encryption), two workers
+hash, encrypt and seal, and the calling thread writes packs in order. Queues are
+bounded, so memory stays flat whatever the file sizes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import queue
+import stat
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from . import constants as C
+from . import crypto
+from .chunks import EncryptedChunk, chunk_count, encrypt_chunk, padded_chunks, read_padded_chunk
+from .errors import IntegrityError, NotFoundError, UsageError
+from .index import Index, MetaSealer, RecordRow
+from .keys import SecretKeys
+from .records import Draft, SealedRecord, create_record, index_meta
+from .store import PackWriter, Store
+
+SMALL_FILE = 4 * C.CHUNK_SIZE     # read whole and done in one job
+CHUNK_GROUP = 4                   # chunks of a large file per job
+QUEUE_DEPTH = 8                   # jobs in flight: bounds memory to ~QUEUE_DEPTH × 8 MiB
+WORKERS = 2
+
+
+class RecordWriter:
+    """Objects into packs; index rows only once their pack is durable."""
+
+    def __init__(self, store: Store, index: Index) -> None:
+        self._store, self._index = store, index
+        self._pack: PackWriter | None = None
+        self._kinds: dict[bytes, str] = {}
+        self._records: list[RecordRow] = []
+        self._dedup: list[tuple[bytes, str]] = []
+        self._stored_this_run: set[bytes] = set()
+        self.new_objects = 0
+        self.new_bytes = 0
+
+    def put_object(self, object_id: bytes, data: bytes, kind: str) -> None:
+        if object_id in self._stored_this_run or (self._pack and object_id in self._pack):
+            return
+        if self._index.has_objects([object_id]):
+            self._stored_this_run.add(object_id)
+            return
+        if self._pack is None:
+            self._pack = self._store.writer()
+        self._pack.add(object_id, data)
+        self._kinds[object_id] = kind
+        self.new_objects += 1
+        self.new_bytes += len(data)
+
+    def put_chunks(self, chunks: Iterable[EncryptedChunk]) -> None:
+        for chunk in chunks:
+            self.put_object(chunk.object_id, chunk.obj, "chunk")
+        self._maybe_flush()
+
+    def put_record(self, record: SealedRecord, sealed_meta: bytes, dedup_macs: list[bytes]) -> None:
+        self.put_object(record.envelope_id, record.envelope, "envelope")
+        self._records.append(RecordRow(record.record_id, record.envelope_id, sealed_meta))
+        self._dedup.extend((mac, record.record_id) for mac in dedup_macs)
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if self._pack is not None and self._pack.size >= C.PACK_TARGET_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        closed = self._pack.close() if self._pack is not None else None
+        if closed is not None:
+            self._index.commit_pack(closed, kinds=self._kinds, records=self._records, dedup=self._dedup)
+            self._stored_this_run.update(e.object_id for e in closed.entries)
+        elif self._records:  # every object was already stored: rows only
+            self._index.add_records(self._records, self._dedup)
+        self._pack, self._kinds, self._records, self._dedup = None, {}, [], []
+
+    def abort(self) -> None:
+        if self._pack is not None:
+            self._pack.abort()
+        self._pack, self._kinds, self._records, self._dedup = None, {}, [], []
+
+
+# --- Finding files -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FileTask:
+    path: Path
+    name: str          # what the record calls it: relative to the folder given
+    size: int
+
+
+def display_name(path: str) -> str:
+    """A file name as valid Unicode: undecodable bytes are shown as \\xNN escapes."""
+    raw = os.fsencode(path)
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def collect_files(paths: Iterable[Path]) -> list[FileTask]:
+    """Every regular file under `paths`, checked readable before anything is written.
+
+    Symlinked folders are not followed (no loops); a symlink to a file is read.
+    """
+    tasks: list[FileTask] = []
+    for given in paths:
+        try:
+            info = os.stat(given)
+        except FileNotFoundError as e:
+            raise NotFoundError(f"{display_name(str(given))}: no such file or folder") from e
+        except OSError as e:
+            raise UsageError(f"{display_name(str(given))}: {e.strerror}") from e
+        if stat.S_ISDIR(info.st_mode):
+            tasks.extend(_walk(Path(given)))
+        elif stat.S_ISREG(info.st_mode):
+            tasks.append(_task(Path(given), Path(given).name))
+        else:
+            raise UsageError(f"{display_name(str(given))}: not a regular file or folder")
+    return tasks
+
+
+def _walk(root: Path) -> Iterator[FileTask]:
+    def fail(error: OSError) -> None:
+        raise UsageError(f"{display_name(str(error.filename))}: {error.strerror}")
+
+    for folder, dirs, files in os.walk(root, onerror=fail, followlinks=False):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder) / name
+            try:
+                info = os.stat(path)
+            except OSError as e:
+                raise UsageError(f"{display_name(str(path))}: {e.strerror}") from e
+            if stat.S_ISREG(info.st_mode):
+                yield _task(path, str(path.relative_to(root.parent)))
+
+
+def _task(path: Path, name: str) -> FileTask:
+    try:
+        with open(path, "rb"):
+            pass
+        size = os.stat(path).st_size
+    except OSError as e:
+        raise UsageError(f"{display_name(str(path))}: {e.strerror}") from e
+    return FileTask(path, display_name(name), size)
+
+
+def media_type(name: str) -> str:
+    return mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+
+
+# --- Attachments of a single record ----------------------------------------------------------
+
+def encrypt_attachment(path: Path, keyer: crypto.ChunkKeyer, writer: RecordWriter,
+                       *, name: str) -> tuple[dict[str, Any], list[dict[str, Any]], bytes]:
+    """Stream one file into the writer; return (attachment value, chunk refs, sha256)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as e:
+        raise UsageError(f"{display_name(str(path))}: {e.strerror}") from e
+    try:
+        before = os.fstat(fd)
+        size = before.st_size
+        refs, digest = [], hashlib.sha256()
+        for i in range(chunk_count(size)):
+            plain = read_padded_chunk(fd, size, i)
+            digest.update(plain[:max(0, min(len(plain), size - i * C.CHUNK_SIZE))])
+            chunk = encrypt_chunk(keyer, plain)
+            writer.put_chunks([chunk])
+            refs.append(chunk.ref())
+        _check_unchanged(fd, before, path)
+    finally:
+        os.close(fd)
+    sha = digest.digest()
+    value = {"name": display_name(name), "media_type": media_type(name), "size": size,
+             "sha256": sha.hex()}
+    return value, refs, sha
+
+
+def _check_unchanged(fd: int, before: os.stat_result, path: Path) -> None:
+    after = os.fstat(fd)
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise IntegrityError(f"{display_name(str(path))} changed while it was being read",
+                             hint="add it again once nothing is writing to it")
+
+
+# --- add -------------------------------------------------------------------------------------
+
+@dataclass
+class AddSummary:
+    files: int = 0
+    bytes: int = 0
+    new: int = 0
+    duplicates: int = 0
+    seconds: float = 0.0
+    new_records: list[tuple[str, str]] = field(default_factory=list)      # (name, record id)
+    duplicate_files: list[tuple[str, str]] = field(default_factory=list)  # (name, record id)
+    stored_bytes: int = 0
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class _Done:
+    """A file processed by a worker: either a duplicate or a sealed evidence record."""
+
+    task: FileTask
+    mac: bytes
+    chunks: list[EncryptedChunk] = field(default_factory=list)
+    record: SealedRecord | None = None
+    sealed_meta: bytes = b""
+
+
+class Ingest:
+    def __init__(self, keys: SecretKeys, sealer: MetaSealer, writer: RecordWriter, index: Index,
+                 *, tags: list[str], now: Callable[[], str],
+                 progress: Callable[[int], None] | None = None) -> None:
+        self._keys, self._sealer, self._writer, self._index = keys, sealer, writer, index
+        self._keyer = crypto.ChunkKeyer(keys.convergence_secret)
+        self._tags, self._now = sorted(set(tags)), now
+        self._progress = progress or (lambda n: None)
+        self._known = index.dedup_macs()
+        self._claimed: set[bytes] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def _claim(self, mac: bytes) -> bool:
+        """True for the first file with these bytes; later ones are duplicates."""
+        with self._lock:
+            if mac in self._known or mac in self._claimed:
+                return False
+            self._claimed.add(mac)
+            return True
+
+    def _seal(self, task: FileTask, sha: bytes, refs: list[dict[str, Any]]) -> tuple[SealedRecord, bytes]:
+        attachment = {"name": task.name, "media_type": media_type(task.name), "size": task.size,
+                      "sha256": sha.hex()}
+        fields: dict[str, Any] = {"title": task.name}
+        if self._tags:
+            fields["tags"] = self._tags
+        draft = Draft("evidence", fields, (attachment,))
+        record = create_record(self._keys, draft, chunks={sha.hex(): refs}, recipients=[],
+                               created=self._now())
+        meta = index_meta(record.statement, fields, [attachment])
+        return record, self._sealer.seal(record.record_id, meta)
+
+    def _small_job(self, task: FileTask) -> _Done:
+        with open(task.path, "rb") as f:
+            before = os.fstat(f.fileno())
+            data = f.read(SMALL_FILE + 1)
+            _check_unchanged(f.fileno(), before, task.path)
+        if len(data) != task.size:
+            raise IntegrityError(f"{task.name} changed while it was being read")
+        sha = hashlib.sha256(data).digest()
+        mac = self._sealer.dedup_mac(sha)
+        done = _Done(task, mac)
+        if not self._claim(mac):
+            return done
+        done.chunks = [encrypt_chunk(self._keyer, c) for c in padded_chunks(data)]
+        done.record, done.sealed_meta = self._seal(task, sha, [c.ref() for c in done.chunks])
+        return done
+
+    def _group_job(self, fd: int, size: int, first: int, last: int) -> list[EncryptedChunk]:
+        return [encrypt_chunk(self._keyer, read_padded_chunk(fd, size, i)) for i in range(first, last)]
+
+    def _produce(self, tasks: list[FileTask], pool: ThreadPoolExecutor, out: queue.Queue) -> None:
+        try:
+            for task in tasks:
+                if self._stop.is_set():
+                    break
+                if task.size <= SMALL_FILE:
+                    out.put(("small", task, pool.submit(self._small_job, task)))
+                else:
+                    self._produce_large(task, pool, out)
+            out.put(("end",))
+        except BaseException as e:  # handed to the writing thread, which re-raises
+            out.put(("error", e))
+
+    def _produce_large(self, task: FileTask, pool: ThreadPoolExecutor, out: queue.Queue) -> None:
+        fd = os.open(task.path, os.O_RDONLY)
+        try:
+            before = os.fstat(fd)
+            sha = _hash_fd(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+
+        mac = self._sealer.dedup_mac(sha)
+        if not self._claim(mac):
+            os.close(fd)
+            out.put(("dup", task, mac))
+            return
+        total = chunk_count(task.size)
+        for first in range(0, total, CHUNK_GROUP):
+            if self._stop.is_set():
+                break
+            out.put(("group", task, pool.submit(self._group_job, fd, task.size, first,
+                                                min(first + CHUNK_GROUP, total))))
+        out.put(("large", task, mac, sha, fd, before))
+
+    def run(self, tasks: list[FileTask]) -> AddSummary:
+        summary = AddSummary(files=len(tasks), bytes=sum(t.size for t in tasks))
+        started = time.perf_counter()
+        out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+        refs: list[dict[str, Any]] = []
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="testimony-add") as pool:
+            producer = threading.Thread(target=self._produce, args=(tasks, pool, out), daemon=True)
+            producer.start()
+            try:
+                while True:
+                    item = out.get()
+                    if item[0] == "end":
+                        break
+                    if item[0] == "error":
+                        raise item[1]
+                    if item[0] == "small":
+                        done = item[2].result()
+                        self._write_done(done, summary)
+                        self._progress(done.task.size)
+                    elif item[0] == "group":
+                        chunks = item[2].result()
+                        self._writer.put_chunks(chunks)
+                        refs.extend(c.ref() for c in chunks)
+                        self._progress(sum(c.size for c in chunks))
+                    elif item[0] == "dup":
+                        self._write_done(_Done(item[1], item[2]), summary)
+                        self._progress(item[1].size)
+                    elif item[0] == "large":
+                        _, task, mac, sha, fd, before = item
+                        try:
+                            _check_unchanged(fd, before, task.path)
+                        finally:
+                            os.close(fd)
+                        record, sealed = self._seal(task, sha, refs)
+                        refs = []
+                        self._write_done(_Done(task, mac, [], record, sealed), summary)
+                self._writer.flush()
+            except BaseException:
+                self._stop.set()
+                self._writer.abort()
+                _drain(out)
+                raise
+        summary.seconds = time.perf_counter() - started
+        summary.stored_bytes = self._writer.new_bytes
+        for i, (name, mac) in enumerate(summary.duplicate_files):
+            summary.duplicate_files[i] = (name, self._index.dedup_record(mac) or "")
+        return summary
+
+    def _write_done(self, done: _Done, summary: AddSummary) -> None:
+        if done.record is None:
+            summary.duplicates += 1
+            summary.duplicate_files.append((done.task.name, done.mac))  # id resolved at the end
+        else:
+            self._writer.put_chunks(done.chunks)
+            self._writer.put_record(done.record, done.sealed_meta, [done.mac])
+            summary.new += 1
+            summary.new_records.append((done.task.name, done.record.record_id))
+
+
+def _hash_fd(fd: int) -> bytes:
+    digest = hashlib.sha256()
+    buffer = bytearray(C.CHUNK_SIZE)
+    view = memoryview(buffer)
+    with open(fd, "rb", buffering=0, closefd=False) as f:
+        while n := f.readinto(buffer):
+            digest.update(view[:n])
+    return digest.digest()
+
+
+def _drain(out: queue.Queue) -> None:
+    """Let the producer finish after an error, closing any file it opened."""
+    while True:
+        try:
+            item = out.get(timeout=5)
+        except queue.Empty:
+            return
+        if item[0] in ("end", "error"):
+            return
+        if item[0] == "large":
+            os.close(item[4])
+        elif isinstance(item[-1], Future):
+            item[-1].cancel()

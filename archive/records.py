@@ -1,0 +1,343 @@
+"""Statements (what an author signs), their field commitments, and envelopes (seal/open).
+
+A statement holds only salted digests of its fields and attachments, so any part can
+later be shown without the rest. The envelope carries the statement, its signature,
+the disclosures (salt, name, value) and the chunk keys, encrypted to its recipients.
+Opening an envelope checks the signature and every disclosure against its digest.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from . import constants as C
+from . import crypto
+from .encoding import (canonical, from_hex, pad_to_multiple, padme, parse_canonical, parse_time,
+                       read_u16, read_u32, to_hex, u16, u32)
+from .errors import FormatError, IntegrityError, SignatureError, TrustError, UsageError
+from .keys import IdentityCard, SecretKeys, fingerprint
+
+_HEX64 = 64
+
+
+def field_digest(salt: bytes, name: str, value: Any) -> bytes:
+    """SHA-256(field label ‖ 16-byte salt ‖ canonical([name, value]))."""
+    return crypto.labelled_hash(C.FIELD, salt, canonical([name, value]))
+
+
+def record_id(statement_bytes: bytes) -> str:
+    """SHA-256(record label ‖ canonical statement): names the signed statement itself."""
+    return crypto.labelled_hash(C.RECORD, statement_bytes).hex()
+
+
+# --- Field values ------------------------------------------------------------------------
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def check_field_value(name: str, value: Any) -> None:
+    """The shape each field's value must have; a FormatError names the field."""
+    ok = {
+        "title": lambda v: isinstance(v, str),
+        "body": lambda v: isinstance(v, str),
+        "language": lambda v: isinstance(v, str),
+        "location": lambda v: isinstance(v, str),
+        "tags": _is_str_list,
+        "witness": lambda v: (isinstance(v, dict) and set(v) == {"pseudonym", "consent"}
+                              and isinstance(v["pseudonym"], str)
+                              and v["consent"] in C.CONSENT_LEVELS),
+        C.ATTACHMENT_FIELD: lambda v: (
+            isinstance(v, dict) and set(v) == {"name", "media_type", "size", "sha256"}
+            and isinstance(v["name"], str) and isinstance(v["media_type"], str)
+            and isinstance(v["size"], int) and not isinstance(v["size"], bool) and v["size"] >= 0
+            and isinstance(v["sha256"], str) and len(v["sha256"]) == _HEX64
+            and _is_lower_hex(v["sha256"])),
+    }.get(name)
+    if ok is None:
+        raise FormatError(f"unknown field {name!r}")
+    if not ok(value):
+        raise FormatError(f"field {name!r} has a value of the wrong shape")
+
+
+def _is_lower_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
+
+
+# --- Statements --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Draft:
+    """What the author wants to sign, before salts and digests."""
+
+    kind: str
+    fields: dict[str, Any]
+    attachments: tuple[dict[str, Any], ...] = ()
+    supersedes: tuple[str, ...] = ()
+
+
+def build_statement(card: IdentityCard, draft: Draft, *, created: str, nonce: bytes,
+                    salts: list[bytes]) -> tuple[dict[str, Any], list[list[Any]]]:
+    """Pure: the statement dict and its disclosures. `salts` has one 16-byte salt per item."""
+    if draft.kind not in C.RECORD_KINDS:
+        raise ValueError(f"unknown record kind {draft.kind!r}")
+    items = [(name, value) for name, value in draft.fields.items()]
+    items += [(C.ATTACHMENT_FIELD, a) for a in draft.attachments]
+    if len(salts) != len(items):
+        raise ValueError("one salt per field and attachment")
+    disclosures, fields, attachments = [], [], []
+    for (name, value), salt in zip(items, salts):
+        check_field_value(name, value)
+        digest = field_digest(salt, name, value).hex()
+        (attachments if name == C.ATTACHMENT_FIELD else fields).append(digest)
+        disclosures.append([to_hex(salt), name, value])
+    statement = {
+        "type": C.STATEMENT_TYPE, "version": C.FORMAT_VERSION, "kind": draft.kind,
+        "author": card.author_dict(), "created": created, "nonce": to_hex(nonce),
+        "supersedes": sorted(draft.supersedes), "fields": sorted(fields),
+        "attachments": sorted(attachments),
+    }
+    disclosures.sort(key=lambda d: field_digest(bytes.fromhex(d[0]), d[1], d[2]))
+    return statement, disclosures
+
+
+def check_statement(value: Any) -> dict[str, Any]:
+    """Shape checks of a statement dict (its signature is checked separately)."""
+    expected = {"type", "version", "kind", "author", "created", "nonce", "supersedes",
+                "fields", "attachments"}
+    if not isinstance(value, dict) or set(value) != expected:
+        raise FormatError("statement has missing or unknown fields")
+    if value["type"] != C.STATEMENT_TYPE:
+        raise FormatError("not a testimony statement")
+    if value["version"] != C.FORMAT_VERSION:
+        raise FormatError(f"statement version {value['version']!r} is not supported")
+    if value["kind"] not in C.RECORD_KINDS:
+        raise FormatError("statement kind is unknown")
+    author = value["author"]
+    if not (isinstance(author, dict) and set(author) == {"name", "sign_key", "box_key"}
+            and isinstance(author["name"], str)):
+        raise FormatError("statement author is malformed")
+    from_hex(author["sign_key"], length=32, what="author sign_key")
+    from_hex(author["box_key"], length=32, what="author box_key")
+    parse_time(value["created"], what="statement created")
+    from_hex(value["nonce"], length=16, what="statement nonce")
+    for name in ("supersedes", "fields", "attachments"):
+        items = value[name]
+        if not isinstance(items, list) or items != sorted(set(items)):
+            raise FormatError(f"statement {name} must be a sorted list without repeats")
+        for item in items:
+            from_hex(item, length=32, what=f"statement {name} entry")
+    return value
+
+
+def sign_statement(keys: SecretKeys, statement: dict[str, Any]) -> tuple[bytes, bytes]:
+    """Return (canonical statement bytes, Ed25519 signature)."""
+    data = canonical(statement)
+    return data, crypto.sign(keys.sign_seed, purpose=C.STATEMENT, message=data)
+
+
+def verify_statement(statement_bytes: bytes, signature: bytes) -> dict[str, Any]:
+    """Check a statement's shape and its author's signature over the exact bytes."""
+    statement = check_statement(parse_canonical(statement_bytes, what="statement"))
+    sign_key = bytes.fromhex(statement["author"]["sign_key"])
+    crypto.verify(sign_key, purpose=C.STATEMENT, message=statement_bytes, signature=signature)
+    return statement
+
+
+# --- Envelopes ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OpenedRecord:
+    """A record whose envelope opened, whose signature and disclosures all checked."""
+
+    record_id: str
+    statement: dict[str, Any]
+    statement_bytes: bytes
+    signature: bytes
+    disclosures: tuple[tuple[str, str, Any], ...]
+    chunks: dict[str, list[dict[str, Any]]]
+
+    @property
+    def kind(self) -> str:
+        return self.statement["kind"]
+
+    @property
+    def author_fingerprint(self) -> str:
+        a = self.statement["author"]
+        return fingerprint(bytes.fromhex(a["sign_key"]), bytes.fromhex(a["box_key"]))
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return {name: value for _, name, value in self.disclosures if name != C.ATTACHMENT_FIELD}
+
+    @property
+    def attachments(self) -> list[dict[str, Any]]:
+        return [value for _, name, value in self.disclosures if name == C.ATTACHMENT_FIELD]
+
+
+def envelope_payload(statement: dict[str, Any], signature: bytes, disclosures: list[list[Any]],
+                     chunks: dict[str, list[dict[str, Any]]]) -> bytes:
+    body = canonical({"statement": statement, "signature": to_hex(signature),
+                      "disclosures": disclosures, "chunks": chunks})
+    framed = u32(len(body)) + body
+    return framed + bytes(pad_to_multiple(len(framed), C.ENVELOPE_PAD_MULTIPLE) - len(framed))
+
+
+def stanza_count(recipients: int) -> int:
+    n = max(C.ENVELOPE_MIN_STANZAS, pad_to_multiple(recipients, 4))
+    if n > C.ENVELOPE_MAX_STANZAS:
+        raise UsageError(f"a record can have at most {C.ENVELOPE_MAX_STANZAS} recipients, not {recipients}")
+    return n
+
+
+def seal_envelope(payload: bytes, recipient_box_keys: list[bytes], *, data_key: bytes | None = None,
+                  nonce: bytes | None = None) -> bytes:
+    """magic ‖ u16 n ‖ n sealed stanzas ‖ nonce ‖ XChaCha20-Poly1305(payload, AAD=all before)."""
+    unique = list(dict.fromkeys(bytes(k) for k in recipient_box_keys))
+    n = stanza_count(len(unique))
+    data_key = data_key or crypto.random_bytes(C.KEY_BYTES)
+    # Unused slots seal to throwaway keys, so the count of real recipients does not show.
+    keys = unique + [crypto.box_public_key(crypto.new_box_secret()) for _ in range(n - len(unique))]
+    secrets.SystemRandom().shuffle(keys)
+    stanzas = b"".join(crypto.seal_to(k, data_key) for k in keys)
+    nonce = nonce or crypto.random_bytes(C.XCHACHA_NONCE_BYTES)
+    head = C.ENVELOPE_MAGIC + u16(n) + stanzas + nonce
+    _, sealed = crypto.xchacha_encrypt(data_key, payload, aad=head, nonce=nonce)
+    return head + sealed
+
+
+def _envelope_layout(untrusted: bytes) -> tuple[int, int]:
+    """Check the clear layout; return (stanza count, offset of the ciphertext)."""
+    if len(untrusted) > C.MAX_ENVELOPE_BYTES:
+        raise FormatError("envelope is larger than the limit")
+    magic_len = len(C.ENVELOPE_MAGIC)
+    if not untrusted.startswith(C.ENVELOPE_MAGIC) or len(untrusted) < magic_len + 2:
+        raise FormatError("not a testimony envelope")
+    n = read_u16(untrusted, magic_len)
+    if not (C.ENVELOPE_MIN_STANZAS <= n <= C.ENVELOPE_MAX_STANZAS and n % 4 == 0):
+        raise FormatError(f"envelope declares {n} stanzas")
+    ct_at = magic_len + 2 + n * C.SEALED_BOX_BYTES + C.XCHACHA_NONCE_BYTES
+    if len(untrusted) < ct_at + 16 + C.ENVELOPE_PAD_MULTIPLE:
+        raise FormatError("envelope is truncated")
+    return n, ct_at
+
+
+def open_envelope(untrusted: bytes, box_secret: bytes) -> OpenedRecord:
+    """Decrypt, then check framing, canonical form, signature and every disclosure."""
+    n, ct_at = _envelope_layout(untrusted)
+    first = len(C.ENVELOPE_MAGIC) + 2
+    data_key = None
+    for i in range(n):  # try every slot: which one is ours must not show in the timing
+        opened = crypto.open_sealed(box_secret, untrusted[first + i * C.SEALED_BOX_BYTES:
+                                                          first + (i + 1) * C.SEALED_BOX_BYTES])
+        if opened is not None and len(opened) == C.KEY_BYTES and data_key is None:
+            data_key = opened
+    if data_key is None:
+        raise TrustError("this record is not addressed to our key")
+    nonce = untrusted[ct_at - C.XCHACHA_NONCE_BYTES:ct_at]
+    payload = crypto.xchacha_decrypt(data_key, nonce, untrusted[ct_at:], aad=untrusted[:ct_at],
+                                     what="envelope")
+    return decode_payload(payload)
+
+
+def decode_payload(payload: bytes) -> OpenedRecord:
+    if len(payload) < 4 or len(payload) % C.ENVELOPE_PAD_MULTIPLE:
+        raise FormatError("envelope payload is not padded to 1 KiB")
+    length = read_u32(payload, 0)
+    if 4 + length > len(payload) or pad_to_multiple(4 + length, C.ENVELOPE_PAD_MULTIPLE) != len(payload):
+        raise FormatError("envelope payload length is wrong")
+    if any(payload[4 + length:]):
+        raise FormatError("envelope padding is not zero")
+    body = parse_canonical(payload[4:4 + length], what="envelope payload")
+    if not isinstance(body, dict) or set(body) != {"statement", "signature", "disclosures", "chunks"}:
+        raise FormatError("envelope payload has missing or unknown fields")
+    statement_bytes = canonical(body["statement"])  # exact bytes: the payload is canonical
+    signature = from_hex(body["signature"], length=64, what="signature")
+    statement = verify_statement(statement_bytes, signature)
+    disclosures = _check_disclosures(statement, body["disclosures"])
+    chunks = _check_chunks(body["chunks"], disclosures)
+    return OpenedRecord(record_id(statement_bytes), statement, statement_bytes, signature,
+                        disclosures, chunks)
+
+
+def check_disclosure(statement: dict[str, Any], item: Any) -> tuple[str, str, Any]:
+    """One [salt, name, value] against the statement's digests; IntegrityError if it lies."""
+    if not (isinstance(item, list) and len(item) == 3 and isinstance(item[1], str)):
+        raise FormatError("a disclosure is not [salt, name, value]")
+    salt = from_hex(item[0], length=C.FIELD_SALT_BYTES, what="disclosure salt")
+    check_field_value(item[1], item[2])
+    digest = field_digest(salt, item[1], item[2]).hex()
+    committed = statement["attachments"] if item[1] == C.ATTACHMENT_FIELD else statement["fields"]
+    if digest not in committed:
+        raise IntegrityError(f"disclosed {item[1]} does not match the signed statement")
+    return item[0], item[1], item[2]
+
+
+def _check_disclosures(statement: dict[str, Any], items: Any) -> tuple[tuple[str, str, Any], ...]:
+    if not isinstance(items, list):
+        raise FormatError("disclosures must be a list")
+    checked = tuple(check_disclosure(statement, item) for item in items)
+    digests = sorted(field_digest(bytes.fromhex(s), n, v).hex() for s, n, v in checked)
+    if digests != sorted(statement["fields"] + statement["attachments"]):
+        raise IntegrityError("the envelope does not disclose exactly what the statement commits to")
+    names = [n for _, n, _ in checked if n != C.ATTACHMENT_FIELD]
+    if len(names) != len(set(names)):
+        raise FormatError("a field is disclosed twice")
+    return checked
+
+
+def _check_chunks(value: Any, disclosures: tuple[tuple[str, str, Any], ...]) -> dict[str, list[dict[str, Any]]]:
+    sizes = {v["sha256"]: v["size"] for _, n, v in disclosures if n == C.ATTACHMENT_FIELD}
+    if not isinstance(value, dict) or set(value) != set(sizes):
+        raise FormatError("envelope chunk lists do not match its attachments")
+    for sha, chunk_list in value.items():
+        if not isinstance(chunk_list, list):
+            raise FormatError("a chunk list is malformed")
+        total = 0
+        for chunk in chunk_list:
+            if not (isinstance(chunk, dict) and set(chunk) == {"id", "key", "size"}
+                    and isinstance(chunk["size"], int) and 0 < chunk["size"] <= C.CHUNK_SIZE):
+                raise FormatError("a chunk entry is malformed")
+            from_hex(chunk["id"], length=32, what="chunk id")
+            from_hex(chunk["key"], length=32, what="chunk key")
+            total += chunk["size"]
+        if total != padme(sizes[sha]):
+            raise FormatError("a chunk list does not cover its attachment's padded size")
+    return value
+
+
+# --- Creating a record (supplies the randomness the pure functions take) -----------------
+
+@dataclass(frozen=True)
+class SealedRecord:
+    record_id: str
+    envelope: bytes
+    envelope_id: bytes
+    statement: dict[str, Any]
+
+
+def create_record(keys: SecretKeys, draft: Draft, *, chunks: dict[str, list[dict[str, Any]]],
+                  recipients: list[bytes], created: str) -> SealedRecord:
+    """Sign a draft and seal it to its author and `recipients` (box public keys)."""
+    count = len(draft.fields) + len(draft.attachments)
+    statement, disclosures = build_statement(
+        keys.card, draft, created=created, nonce=crypto.random_bytes(16),
+        salts=[crypto.random_bytes(C.FIELD_SALT_BYTES) for _ in range(count)])
+    data, signature = sign_statement(keys, statement)
+    envelope = seal_envelope(envelope_payload(statement, signature, disclosures, chunks),
+                             [keys.card.box_key, *recipients])
+    return SealedRecord(record_id(data), envelope, crypto.sha256(envelope), statement)
+
+
+def index_meta(statement: dict[str, Any], fields: dict[str, Any],
+               attachments: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    """What list/show/search need without opening the envelope (sealed in the index)."""
+    author = statement["author"]
+    return {"kind": statement["kind"], "created": statement["created"],
+            "author": author["name"],
+            "author_fingerprint": fingerprint(bytes.fromhex(author["sign_key"]),
+                                              bytes.fromhex(author["box_key"])),
+            "supersedes": statement["supersedes"], "fields": fields,
+            "attachments": list(attachments)}

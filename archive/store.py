@@ -1,0 +1,170 @@
+"""Content-addressed objects in append-only pack files, written atomically.
+
+A pack is `PACK_MAGIC ‖ entries`, each `32-byte id ‖ u32 length ‖ bytes`. It is written
+under tmp/, fsynced, renamed to packs/ab/<pack id>, and the folders fsynced: only then
+may index rows name its objects. Packs are never modified. Every read checks that the
+object's SHA-256 is its id. The index (index.py) says where each object is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from . import constants as C
+from . import crypto
+from .encoding import read_u32, u32
+from .errors import FormatError, IntegrityError
+from .fsutil import fsync_dir
+
+_ENTRY_HEAD = 32 + 4
+
+
+@dataclass(frozen=True)
+class Located:
+    object_id: bytes
+    offset: int           # of the object's bytes within the pack file
+    length: int
+
+
+@dataclass
+class ClosedPack:
+    pack_id: str
+    size: int
+    entries: list[Located] = field(default_factory=list)
+
+
+def pack_id_for(ids: list[bytes]) -> str:
+    """SHA-256(pack label ‖ the entries' ids in order): no second pass over the bytes."""
+    return crypto.labelled_hash(C.PACK, *ids).hex()
+
+
+class PackWriter:
+    """Appends objects to one pack under tmp/; `close` makes it durable and visible."""
+
+    def __init__(self, store: "Store") -> None:
+        self._store = store
+        self._tmp = store.tmp_dir / f"{secrets.token_hex(16)}.pack"
+        self._file = open(self._tmp, "xb")
+        self._file.write(C.PACK_MAGIC)
+        self._size = len(C.PACK_MAGIC)
+        self._entries: list[Located] = []
+        self._ids: set[bytes] = set()
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, object_id: bytes) -> bool:
+        return object_id in self._ids
+
+    def add(self, object_id: bytes, data: bytes) -> None:
+        if object_id in self._ids:
+            return
+        self._file.write(object_id + u32(len(data)))
+        self._file.write(data)
+        self._entries.append(Located(object_id, self._size + _ENTRY_HEAD, len(data)))
+        self._ids.add(object_id)
+        self._size += _ENTRY_HEAD + len(data)
+
+    def close(self) -> ClosedPack | None:
+        """fsync, rename into packs/, fsync the folders. None if the pack is empty."""
+        if not self._entries:
+            self.abort()
+            return None
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        pack_id = pack_id_for([e.object_id for e in self._entries])
+        folder = self._store.packs_dir / pack_id[:2]
+        created = not folder.exists()
+        folder.mkdir(exist_ok=True)
+        os.replace(self._tmp, folder / pack_id)
+        fsync_dir(folder)
+        if created:
+            fsync_dir(self._store.packs_dir)
+        return ClosedPack(pack_id, self._size, self._entries)
+
+    def abort(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+class Store:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.packs_dir = home / "packs"
+        self.tmp_dir = home / "tmp"
+
+    def create(self) -> None:
+        for folder in (self.packs_dir, self.tmp_dir):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def clear_tmp(self) -> int:
+        """Remove what an interrupted write left in tmp/ (never visible to the index)."""
+        removed = 0
+        for leftover in self.tmp_dir.iterdir():
+            leftover.unlink()
+            removed += 1
+        return removed
+
+    def writer(self) -> PackWriter:
+        return PackWriter(self)
+
+    def pack_path(self, pack_id: str) -> Path:
+        return self.packs_dir / pack_id[:2] / pack_id
+
+    def pack_ids(self) -> Iterator[str]:
+        for folder in sorted(self.packs_dir.iterdir()):
+            if folder.is_dir():
+                for pack in sorted(folder.iterdir()):
+                    yield pack.name
+
+    def read(self, pack_id: str, located: Located) -> bytes:
+        """Read one object and check that its SHA-256 is its id."""
+        try:
+            with open(self.pack_path(pack_id), "rb") as f:
+                data = os.pread(f.fileno(), located.length, located.offset)
+        except FileNotFoundError as e:
+            raise IntegrityError(f"pack {pack_id[:16]} is missing from the store") from e
+        if len(data) != located.length or hashlib.sha256(data).digest() != located.object_id:
+            raise IntegrityError(f"object {located.object_id.hex()[:16]} in pack {pack_id[:16]} "
+                                 "does not match its id")
+        return data
+
+    def scan_pack(self, pack_id: str, *, read_data: bool) -> list[Located]:
+        """Parse a pack's entries; check its name, and with `read_data` every object's id."""
+        path = self.pack_path(pack_id)
+        entries: list[Located] = []
+        with open(path, "rb") as f:
+            if f.read(len(C.PACK_MAGIC)) != C.PACK_MAGIC:
+                raise FormatError(f"pack {pack_id[:16]} does not start with the pack magic")
+            offset = len(C.PACK_MAGIC)
+            total = os.fstat(f.fileno()).st_size
+            while offset < total:
+                head = f.read(_ENTRY_HEAD)
+                if len(head) != _ENTRY_HEAD:
+                    raise FormatError(f"pack {pack_id[:16]} is truncated")
+                length = read_u32(head, 32)
+                if length > C.MAX_OBJECT_BYTES or offset + _ENTRY_HEAD + length > total:
+                    raise FormatError(f"pack {pack_id[:16]} has an entry past its end")
+                entry = Located(head[:32], offset + _ENTRY_HEAD, length)
+                if read_data:
+                    if hashlib.sha256(f.read(length)).digest() != entry.object_id:
+                        raise IntegrityError(f"object {entry.object_id.hex()[:16]} in pack "
+                                             f"{pack_id[:16]} does not match its id")
+                else:
+                    f.seek(length, os.SEEK_CUR)
+                entries.append(entry)
+                offset += _ENTRY_HEAD + length
+        if pack_id_for([e.object_id for e in entries]) != pack_id:
+            raise IntegrityError(f"pack {pack_id[:16]} does not match its name")
+        return entries

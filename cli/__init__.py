@@ -1,0 +1,1 @@
+"""The `testimony` command line: parse, prompt, call one archive function, print."""

@@ -1,0 +1,68 @@
+"""`verify` and `check`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from archive.api import Archive
+
+from .main import cli
+from .options import json_option, open_archive, passphrase_file_option
+
+
+@cli.command()
+@click.argument("record_id", required=False)
+@json_option
+@passphrase_file_option
+@click.pass_context
+def verify(ctx: click.Context, record_id: str | None, as_json: bool, passphrase_file) -> None:
+    """Check signatures, field commitments and file hashes; exit 1 on any failure.
+
+    Example: testimony verify 3f9a07c2
+    """
+    archive: Archive = open_archive(ctx, unlock=True, passphrase_file=passphrase_file)
+    report = archive.verify(record_id)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        for r in report.records:
+            if r.ok:
+                files = f", {r.attachments_checked} file(s) match their SHA-256" if r.attachments_checked else ""
+                click.echo(f"ok      {r.record_id[:16]}  signed by {r.signer}{files}")
+            else:
+                for problem in r.problems:
+                    click.echo(f"FAILED  {r.record_id[:16]}  {problem}")
+        click.echo(f"{len(report.records) - len(report.failed)} of {len(report.records)} records verified"
+                   + (f"; {len(report.failed)} FAILED" if report.failed else ""))
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--read-data", is_flag=True,
+              help="Also re-hash every object and open every record (needs the passphrase).")
+@json_option
+@passphrase_file_option
+@click.pass_context
+def check(ctx: click.Context, read_data: bool, as_json: bool, passphrase_file) -> None:
+    """Check the object store against the index; exit 1 on any problem.
+
+    Without --read-data it needs no passphrase.
+
+    Example: testimony check --read-data
+    """
+    archive: Archive = open_archive(ctx, unlock=read_data, passphrase_file=passphrase_file)
+    report = archive.check(read_data=read_data)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        for problem in report.problems:
+            click.echo(f"PROBLEM  {problem}")
+        what = "every object re-hashed" if read_data else "structure only; --read-data re-hashes"
+        click.echo(f"{report.packs} packs, {report.objects} objects, {report.records} records "
+                   f"({what}): " + ("ok" if report.ok else f"{len(report.problems)} problem(s)"))
+    if not report.ok:
+        sys.exit(1)
