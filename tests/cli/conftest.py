@@ -1,0 +1,50 @@
+"""CLI helpers: run `testimony` in-process (CliRunner) or as a real subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+
+from ..conftest import TEST_KDF
+
+
+class Result:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.exit_code, self.stdout, self.stderr = code, out, err
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def run(cli_env):
+    """run(*args, input=None) → Result, as a real subprocess of `python -m cli`."""
+    def _run(*args: str, input: bytes | str | None = None, env: dict | None = None) -> Result:
+        data = input.encode() if isinstance(input, str) else input
+        p = subprocess.run([sys.executable, "-m", "cli", *args], input=data, capture_output=True,
+                           env=env or cli_env, timeout=120)
+        return Result(p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace"))
+    return _run
+
+
+@pytest.fixture
+def invoke(cli_env):
+    """invoke(*args) through click's CliRunner (fast, in-process; no main() error wrapper)."""
+    runner = CliRunner()
+
+    def _invoke(*args: str, input: str | None = None):
+        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+    return _invoke
+
+
+@pytest.fixture
+def initialised(run) -> None:
+    r = run("init", "--name", "CLI test team", "--kdf", TEST_KDF)
+    assert r.exit_code == 0, r.output
