@@ -21,8 +21,13 @@ from .ingest import AddSummary, Ingest, RecordWriter, collect_files, display_nam
 from .keys import IdentityCard, SecretKeys
 from .locking import ArchiveLock
 from .passphrase import check_passphrase
+from .custody import CustodyEvent, chain_order
+from .ingest import recorded_event
+from .peerbook import PeerBook
+from .peers import Peer, Revocation
 from .records import Draft, OpenedRecord, create_record, index_meta, open_envelope
 from .store import ClosedPack, Store
+from .sync import ExportResult, ImportResult, InspectResult, Sync, parse_size
 
 
 def default_home() -> Path:
@@ -49,11 +54,13 @@ class RecordSummary:
     author: str
     author_fingerprint: str
     attachments: int
+    signer: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.record_id, "kind": self.kind, "created": self.created,
                 "title": self.title, "tags": self.tags, "author": self.author,
-                "author_fingerprint": self.author_fingerprint, "attachments": self.attachments}
+                "author_fingerprint": self.author_fingerprint, "signer": self.signer,
+                "attachments": self.attachments}
 
 
 @dataclass
@@ -79,6 +86,7 @@ class RecordCheck:
     problems: list[str] = field(default_factory=list)
     signer: str = ""
     attachments_checked: int = 0
+    custody_events: int = 0
 
     @property
     def ok(self) -> bool:
@@ -101,6 +109,7 @@ class VerifyReport:
         return {"ok": self.ok, "checked": len(self.records), "failed": len(self.failed),
                 "records": [{"id": r.record_id, "ok": r.ok, "signer": r.signer,
                              "attachments_checked": r.attachments_checked,
+                             "custody_events": r.custody_events,
                              "problems": r.problems} for r in self.records]}
 
 
@@ -121,8 +130,33 @@ class CheckReport:
                 "records": self.records, "read_data": self.read_data, "problems": self.problems}
 
 
+@dataclass
+class CustodyStep:
+    event: CustodyEvent
+    actor: str
+    peer: str
+
+    def to_json(self) -> dict[str, Any]:
+        e = self.event
+        return {"event": e.event, "time": e.time, "actor": e.actor, "actor_is": self.actor,
+                "peer": e.peer, "peer_is": self.peer, "bundle": e.bundle, "envelope": e.envelope,
+                "signature_valid": True}
+
+
+@dataclass
+class CustodyChain:
+    record_id: str
+    steps: list[CustodyStep]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.record_id, "events": [s.to_json() for s in self.steps]}
+
+
 class Archive:
     """An open archive: HOME (packs + index) and a keys folder, locked to this process."""
+
+    peers: PeerBook
+    sync: Sync
 
     def __init__(self, home: Path, keys_dir: Path, *, now: Callable[[], str] = utc_now) -> None:
         self.home, self.keys_dir, self._now = Path(home), Path(keys_dir), now
@@ -152,6 +186,8 @@ class Archive:
             raise UsageError("the identity needs a name", hint='use --name "Your team"')
         if (home / "archive.db").exists():
             raise UsageError(f"{home} already holds an archive; nothing was changed")
+        if home.exists() and (not home.is_dir() or any(p != keys_dir for p in home.iterdir())):
+            raise UsageError(f"{home} exists and is not empty; choose a new folder for the archive")
         if keyfiles.keys_exist(keys_dir):
             raise UsageError(f"{keys_dir} already holds keys; nothing was overwritten")
         check_passphrase(passphrase)
@@ -183,6 +219,9 @@ class Archive:
 
     def _set_keys(self, secrets_: SecretKeys) -> None:
         self._keys, self._sealer = secrets_, MetaSealer(secrets_.index_key)
+        self.peers = PeerBook(self.index, self._sealer, secrets_.card)
+        self.sync = Sync(index=self.index, store=self.store, keys=secrets_, sealer=self._sealer,
+                         peers=self.peers, now=self._now)
 
     @property
     def keys(self) -> SecretKeys:
@@ -214,17 +253,22 @@ class Archive:
 
     def _index_unread_envelopes(self) -> None:
         """Envelopes in the store with no record row (a crash before the commit)."""
-        rows, dedup = [], []
+        rows, dedup, unreadable = [], [], []
         for envelope_id in self.index.envelopes_without_record():
             try:
                 opened = open_envelope(self._read_object(envelope_id), self.keys.box_secret)
+            except TrustError:
+                unreadable.append(envelope_id)  # addressed to others: kept to relay on
+                continue
             except ArchiveError:
-                continue  # not ours or damaged: `verify` and `check` report it
+                continue  # damaged: `verify` and `check` report it
             rows.append(RecordRow(opened.record_id, envelope_id, self._seal_meta(opened)))
             dedup += [(self.sealer.dedup_mac(bytes.fromhex(a["sha256"])), opened.record_id)
                       for a in opened.attachments]
-        if rows:
-            self.index.add_records(rows, dedup)
+        if rows or unreadable:
+            with self.index.transaction():
+                self.index.insert_records(rows, dedup)
+                self.index.mark_unreadable(unreadable)
 
     def _seal_meta(self, opened: OpenedRecord) -> bytes:
         meta = index_meta(opened.statement, opened.fields, opened.attachments)
@@ -246,9 +290,11 @@ class Archive:
 
     # --- writing records ----------------------------------------------------------------------
     def record(self, *, fields: dict[str, Any], attachments: list[Path] = (),
-               supersedes: list[str] = ()) -> str:
-        """Sign and store one testimony; return its record id."""
+               supersedes: list[str] = (), to: list[str] = ()) -> str:
+        """Sign and store one testimony, readable by its author and the peers `to` (or the
+        default recipients); return its record id."""
         keys = self.keys
+        recipients = [p.card.box_key for p in self.peers.recipients(list(to))]
         fields = {k: v for k, v in fields.items() if v not in (None, "", [])}
         if not fields.get("body") and not fields.get("title") and not attachments:
             raise UsageError("the testimony is empty: no title, text or attachment")
@@ -266,9 +312,10 @@ class Archive:
                 chunks[value["sha256"]] = refs
                 macs.append(self.sealer.dedup_mac(sha))
             draft = Draft("testimony", fields, tuple(values), tuple(supersedes))
-            sealed = create_record(keys, draft, chunks=chunks, recipients=[], created=self._now())
+            sealed = create_record(keys, draft, chunks=chunks, recipients=recipients, created=self._now())
             meta = index_meta(sealed.statement, fields, values)
-            writer.put_record(sealed, self.sealer.seal(sealed.record_id, meta), macs)
+            writer.put_record(sealed, self.sealer.seal(sealed.record_id, meta), macs,
+                              recorded_event(keys, self.sealer, sealed))
             writer.flush()
         except BaseException:
             writer.abort()
@@ -310,7 +357,8 @@ class Archive:
             result.append(RecordSummary(row.record_id, meta["kind"], meta["created"],
                                         fields.get("title", ""), fields.get("tags", []),
                                         meta["author"], meta["author_fingerprint"],
-                                        len(meta["attachments"])))
+                                        len(meta["attachments"]),
+                                        self.peers.describe(meta["author_fingerprint"])))
         result.sort(key=lambda r: (r.created, r.record_id))
         return result
 
@@ -347,9 +395,7 @@ class Archive:
         return opened
 
     def _signer(self, fingerprint: str) -> str:
-        if fingerprint == self.keys.card.fingerprint:
-            return "this archive's own key"
-        return "a key not pinned here"
+        return self.peers.describe(fingerprint)
 
     def show(self, prefix: str) -> RecordView:
         opened = self._open(self.resolve(prefix))
@@ -400,6 +446,15 @@ class Archive:
                 check.problems.append(str(e))
                 continue
             check.signer = self._signer(opened.author_fingerprint)
+            if self.sync._refused_as_revoked(opened):
+                check.problems.append("signed by a revoked key after its revocation")
+            try:
+                events = self.sync.events_for([self.index.record(record_id).envelope_id])
+                check.custody_events = len(events)
+                if not any(e.event == "recorded" for e in events) and opened.author_fingerprint == self.keys.card.fingerprint:
+                    check.problems.append("its `recorded` custody event is missing")
+            except ArchiveError as e:
+                check.problems.append(f"custody: {e}")
             for attachment in opened.attachments:
                 try:
                     for _ in decrypt_file_chunks(opened.chunks[attachment["sha256"]], self._read_object,
@@ -453,12 +508,75 @@ class Archive:
             except ArchiveError as e:
                 problems.append(f"record {row.record_id[:16]}: {e}")
                 continue
+            try:  # the cached metadata that list/search read must open too
+                self.sealer.open(row.record_id, row.sealed)
+            except ArchiveError as e:
+                problems.append(f"record {row.record_id[:16]}: {e}")
             refs = [bytes.fromhex(r["id"]) for rs in opened.chunks.values() for r in rs]
             absent = len(set(refs) - self.index.has_objects(refs))
             if absent:
                 problems.append(f"record {row.record_id[:16]}: {absent} of {len(set(refs))} "
                                 "evidence chunks are missing")
         return problems
+
+    # --- peers, bundles, custody -----------------------------------------------------------
+
+    def add_peer(self, card_path: Path, *, name: str, role: str, fingerprint: str) -> Peer:
+        try:
+            data = Path(card_path).read_bytes()
+        except OSError as e:
+            raise UsageError(f"cannot read {card_path}: {e.strerror}") from e
+        card = keyfiles.parse_card(data)
+        return self.peers.add(card, name=name, role=role, typed_fingerprint=fingerprint, now=self._now())
+
+    def read_card(self, card_path: Path) -> IdentityCard:
+        try:
+            return keyfiles.parse_card(Path(card_path).read_bytes())
+        except OSError as e:
+            raise UsageError(f"cannot read {card_path}: {e.strerror}") from e
+
+    def list_peers(self) -> list[Peer]:
+        return self.peers.all()
+
+    def revoke_peer(self, name: str) -> Peer:
+        return self.peers.revoke(name, self.keys, now=self._now())
+
+    def import_revocation(self, path: Path) -> Revocation:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise UsageError(f"cannot read {path}: {e.strerror}") from e
+        return self.peers.import_certificate(data)
+
+    def set_default_recipients(self, names: list[str]) -> list[str]:
+        return self.peers.set_defaults(names)
+
+    def default_recipients(self) -> list[str]:
+        return self.peers.defaults()
+
+    def export_bundle(self, to: list[str], out: Path, *, mode: str = "unacked",
+                      max_size: str | None = None,
+                      progress: Callable[[int], None] | None = None) -> ExportResult:
+        if not to:
+            raise UsageError("name the peers to send to with --to")
+        return self.sync.export(self.peers.recipients(list(to)), Path(out), mode=mode,
+                                max_size=parse_size(max_size) if max_size else None,
+                                progress=progress)
+
+    def import_bundle(self, path: Path, *,
+                      progress: Callable[[int], None] | None = None) -> ImportResult:
+        return self.sync.import_bundle(Path(path), progress=progress, seal_meta=self._seal_meta)
+
+    def inspect_bundle(self, path: Path) -> InspectResult:
+        return self.sync.inspect(Path(path))
+
+    def custody(self, prefix: str) -> CustodyChain:
+        record_id = self.resolve(prefix)
+        row = self.index.record(record_id)
+        events = chain_order(self.sync.events_for([row.envelope_id]))
+        return CustodyChain(record_id, [
+            CustodyStep(e, self.peers.describe(e.actor),
+                        self.peers.describe(e.peer) if e.peer else "") for e in events])
 
 
 def safe_file_name(name: str) -> str:

@@ -24,11 +24,11 @@ BUNDLE = _label("bundle")
 CUSTODY = _label("custody")
 INDEX_META = _label("index/meta")
 INDEX_DEDUP = _label("index/dedup")
-SECRET_KEY_FILE = _label("secret-key-file")
+INDEX_PEER = _label("index/peer")
 
 ALL_LABELS = (
     FINGERPRINT, IDENTITY, REVOCATION, STATEMENT, RECORD, FIELD, CHUNK, PACK,
-    BUNDLE, CUSTODY, INDEX_META, INDEX_DEDUP, SECRET_KEY_FILE,
+    BUNDLE, CUSTODY, INDEX_META, INDEX_DEDUP, INDEX_PEER,
 )
 
 # AES-GCM associated data of every chunk object (not a prefix: a fixed AAD).
@@ -86,4 +86,23 @@ MAX_OBJECT_BYTES = 16 * 1024 * 1024 + 1024 * 1024   # a chunk object, or an enve
 MIN_ID_PREFIX = 8
 
 # Index.
-INDEX_SCHEMA_VERSION = 1
+INDEX_SCHEMA_VERSION = 2   # = len(index.MIGRATIONS); tests/unit/test_index.py checks it
+
+# Bundles (format.md §bundle). No magic and no clear length: only random-looking bytes.
+BUNDLE_TYPE = "testimony/bundle"
+BUNDLE_STANZAS = 4
+BUNDLE_STANZA_BYTES = 32 + 16 + 32         # Elligator representative, box MAC, bundle key
+BUNDLE_MESSAGE_BYTES = 64 * 1024           # plaintext of every secretstream message
+SECRETSTREAM_HEADER_BYTES = 24
+SECRETSTREAM_ABYTES = 17
+BUNDLE_MAX_MANIFEST = 64 * 1024 * 1024
+BUNDLE_MAX_FRAME = 16 * 1024 * 1024 + 64   # an object frame: 32-byte id + object
+FRAME_SIGNATURE, FRAME_MANIFEST, FRAME_OBJECT, FRAME_END = 1, 2, 3, 4
+
+# Custody events.
+CUSTODY_TYPE = "testimony/custody"
+CUSTODY_EVENTS = ("recorded", "imported", "exported", "disclosed")
+
+# Peers.
+PEER_ROLES = ("field", "archivist", "lawyer", "courier")
+LOCAL_REVOCATION_TYPE = "testimony/peer-revocation"

@@ -1,8 +1,9 @@
-"""The only module that touches PyNaCl and pyca/cryptography.
+"""The only module that touches PyNaCl, pyca/cryptography and Monocypher.
 
 A few verbs over their high-level APIs. Every signature, keyed hash and derived key
 is domain-separated by a label from archive.constants. No primitive is written here:
-Ed25519, X25519 sealed boxes, Argon2id and XChaCha20-Poly1305 come from libsodium;
+Ed25519, X25519 boxes, Argon2id and XChaCha20-Poly1305 come from libsodium; the
+Elligator 2 map that hides bundle stanzas' ephemeral keys from Monocypher;
 AES-256-GCM and HKDF from OpenSSL; SHA-256 and HMAC from hashlib/hmac (OpenSSL).
 """
 
@@ -11,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
+
+import monocypher
 
 import nacl.bindings
 import nacl.exceptions
@@ -126,6 +130,9 @@ def xchacha_encrypt(key: bytes, plaintext: bytes, *, aad: bytes,
 
 
 def xchacha_decrypt(key: bytes, nonce: bytes, ciphertext: bytes, *, aad: bytes, what: str) -> bytes:
+    # Short input is untrusted data (a damaged index row), not our bug: one IntegrityError.
+    if len(nonce) != C.XCHACHA_NONCE_BYTES or len(ciphertext) < 16:
+        raise IntegrityError(f"{what} failed authentication")
     try:
         return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
             bytes(ciphertext), bytes(aad), bytes(nonce), key)
@@ -175,3 +182,74 @@ def chunk_decrypt(key: bytes, obj: bytes) -> bytes:
 
 def constant_time_equal(a: bytes, b: bytes) -> bool:
     return hmac.compare_digest(a, b)
+
+
+# --- Hidden sealed boxes (bundle stanzas) ----------------------------------------------
+# A libsodium sealed box sends its ephemeral X25519 public key in clear, and such keys
+# are distinguishable from random (about half of all 32-byte strings are not on the
+# curve, and the top bit is always clear). Bundles must look like random bytes, so the
+# ephemeral key travels as its Elligator 2 representative (Monocypher), which is
+# uniformly random. The rest is exactly crypto_box_seal: crypto_box with the nonce
+# BLAKE2b-192(ephemeral public ‖ recipient public).
+
+HIDDEN_SEAL_BYTES = 32 + 16 + 32
+
+
+def hidden_seal_to(box_public: bytes, data: bytes) -> bytes:
+    hidden, ephemeral_secret = monocypher.elligator_key_pair()
+    ephemeral_public = monocypher.elligator_map(hidden)
+    nonce = hashlib.blake2b(ephemeral_public + box_public, digest_size=24).digest()
+    return hidden + nacl.bindings.crypto_box(data, nonce, box_public, ephemeral_secret)
+
+
+def hidden_open(box_secret: bytes, stanza: bytes) -> bytes | None:
+    """Open a hidden sealed box, or None when it is not for this key."""
+    ephemeral_public = monocypher.elligator_map(bytes(stanza[:32]))
+    own_public = box_public_key(box_secret)
+    nonce = hashlib.blake2b(ephemeral_public + own_public, digest_size=24).digest()
+    try:
+        return nacl.bindings.crypto_box_open(bytes(stanza[32:]), nonce, ephemeral_public, box_secret)
+    except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError, nacl.exceptions.RuntimeError):
+        return None
+
+
+# --- secretstream (bundle bodies) ------------------------------------------------------
+
+class StreamSealer:
+    """XChaCha20-Poly1305 secretstream, push side."""
+
+    def __init__(self, key: bytes) -> None:
+        self._state = nacl.bindings.crypto_secretstream_xchacha20poly1305_state()
+        self.header = nacl.bindings.crypto_secretstream_xchacha20poly1305_init_push(self._state, key)
+
+    def push(self, message: bytes, *, ad: bytes | None, final: bool) -> bytes:
+        tag = (nacl.bindings.crypto_secretstream_xchacha20poly1305_TAG_FINAL if final
+               else nacl.bindings.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
+        return nacl.bindings.crypto_secretstream_xchacha20poly1305_push(self._state, message, ad, tag)
+
+
+class StreamOpener:
+    """XChaCha20-Poly1305 secretstream, pull side. Returns (message, is_final)."""
+
+    def __init__(self, key: bytes, header: bytes) -> None:
+        self._state = nacl.bindings.crypto_secretstream_xchacha20poly1305_state()
+        try:
+            nacl.bindings.crypto_secretstream_xchacha20poly1305_init_pull(self._state, bytes(header), key)
+        except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError) as e:
+            raise IntegrityError("bundle failed authentication") from e
+
+    def pull(self, ciphertext: bytes, *, ad: bytes | None) -> tuple[bytes, bool]:
+        try:
+            message, tag = nacl.bindings.crypto_secretstream_xchacha20poly1305_pull(
+                self._state, bytes(ciphertext), ad)
+        except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError, RuntimeError) as e:
+            raise IntegrityError("bundle failed authentication") from e
+        final = tag == nacl.bindings.crypto_secretstream_xchacha20poly1305_TAG_FINAL
+        if not final and tag != nacl.bindings.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE:
+            raise IntegrityError("bundle failed authentication")
+        return message, final
+
+
+def shuffle(items: list) -> None:
+    """In-place shuffle from the OS's CSPRNG (slot order must not reveal the author)."""
+    secrets.SystemRandom().shuffle(items)

@@ -16,7 +16,7 @@ from .errors import FormatError
 
 # I-JSON (RFC 7493): integers outside ±(2**53 - 1) do not survive other parsers.
 MAX_SAFE_INTEGER = 2**53 - 1
-_TIME_RE = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
+_TIME_RE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 _HEX_RE = re.compile(r"\A(?:[0-9a-f]{2})*\Z")
 
 
@@ -68,6 +68,8 @@ def _emit(value: Any, out: list[str]) -> None:
 
 
 def _utf16_key(key: str) -> bytes:
+    if not isinstance(key, str):  # checked here: sorting happens before the loop below
+        raise TypeError("JSON object keys must be strings")
     return key.encode("utf-16-be", "surrogatepass")
 
 

@@ -13,6 +13,7 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 import sqlite_utils
@@ -35,7 +36,22 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     db["dedup"].create({"mac": bytes, "record": str}, pk="mac")
 
 
-MIGRATIONS = [_migrate_1]  # index i takes schema version i to i + 1
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    """Peers, bundles sent and received, custody events (issue 3)."""
+    db["peers"].create({"id": str, "sealed": bytes}, pk="id")
+    db["revocations"].create({"id": bytes, "sealed": bytes}, pk="id")
+    db["settings"].create({"key": str, "sealed": bytes}, pk="key")
+    db["received"].create({"bundle": str, "peer": str, "sequence": int, "imported": str}, pk="bundle")
+    db["sent"].create({"bundle": str, "peer": str, "sequence": int, "created": str, "acked": int},
+                      pk=("bundle", "peer"))
+    db["sent_objects"].create({"bundle": str, "object": bytes}, pk=("bundle", "object"))
+    db["peer_has"].create({"peer": str, "object": bytes}, pk=("peer", "object"))
+    db["custody"].create({"id": bytes, "envelope": bytes, "sealed": bytes}, pk="id")
+    db["custody"].create_index(["envelope"])
+    db["unreadable"].create({"envelope": bytes}, pk="envelope")
+
+
+MIGRATIONS = [_migrate_1, _migrate_2]  # index i takes schema version i to i + 1
 
 
 @dataclass(frozen=True)
@@ -137,51 +153,157 @@ class Index:
     def envelopes_without_record(self) -> list[bytes]:
         return [r[0] for r in self.db.execute(
             "SELECT id FROM objects WHERE kind = 'envelope' AND id NOT IN "
-            "(SELECT envelope FROM records)")]
+            "(SELECT envelope FROM records) AND id NOT IN (SELECT envelope FROM unreadable)")]
 
     # --- writes -----------------------------------------------------------------------------
-    def commit_pack(self, pack: ClosedPack, *, kinds: dict[bytes, str],
-                    records: list[RecordRow], dedup: list[tuple[bytes, str]]) -> None:
-        """One transaction: the pack's objects, then the records and hashes they hold."""
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all."""
         with self.db.conn:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db["packs"].insert({"id": pack.pack_id, "size": pack.size}, replace=True)
-            self.db["objects"].insert_all(
-                ({"id": e.object_id, "pack": pack.pack_id, "offset": e.offset,
-                  "length": e.length, "kind": kinds.get(e.object_id, "unknown")}
-                 for e in pack.entries), ignore=True, batch_size=1000)
-            self.db["records"].insert_all(
-                ({"id": r.record_id, "envelope": r.envelope_id, "sealed": r.sealed}
-                 for r in records), ignore=True)
-            self.db["dedup"].insert_all(({"mac": m, "record": rid} for m, rid in dedup),
-                                        ignore=True)
+            yield
 
-    def add_records(self, records: list[RecordRow], dedup: list[tuple[bytes, str]]) -> None:
-        with self.db.conn:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db["records"].insert_all(
-                ({"id": r.record_id, "envelope": r.envelope_id, "sealed": r.sealed}
-                 for r in records), ignore=True)
-            self.db["dedup"].insert_all(({"mac": m, "record": rid} for m, rid in dedup),
-                                        ignore=True)
+    def insert_pack(self, pack: ClosedPack, *, kinds: dict[bytes, str]) -> None:
+        self.db["packs"].insert({"id": pack.pack_id, "size": pack.size}, replace=True)
+        self.db["objects"].insert_all(
+            ({"id": e.object_id, "pack": pack.pack_id, "offset": e.offset,
+              "length": e.length, "kind": kinds.get(e.object_id, "unknown")}
+             for e in pack.entries), ignore=True, batch_size=1000)
+
+    def insert_records(self, records: list[RecordRow], dedup: list[tuple[bytes, str]]) -> None:
+        self.db["records"].insert_all(
+            ({"id": r.record_id, "envelope": r.envelope_id, "sealed": r.sealed}
+             for r in records), ignore=True)
+        self.db["dedup"].insert_all(({"mac": m, "record": rid} for m, rid in dedup), ignore=True)
+
+    def commit_pack(self, pack: ClosedPack, *, kinds: dict[bytes, str],
+                    records: list[RecordRow], dedup: list[tuple[bytes, str]],
+                    custody: Iterable[tuple[bytes, bytes, bytes]] = ()) -> None:
+        """One transaction: the pack's objects, then the records, hashes and events they hold."""
+        with self.transaction():
+            self.insert_pack(pack, kinds=kinds)
+            self.insert_records(records, dedup)
+            self.insert_custody(custody)
+
+    def add_records(self, records: list[RecordRow], dedup: list[tuple[bytes, str]],
+                    custody: Iterable[tuple[bytes, bytes, bytes]] = ()) -> None:
+        with self.transaction():
+            self.insert_records(records, dedup)
+            self.insert_custody(custody)
+
+    # --- peers, settings, revocations (sealed values) ------------------------------------------
+    def put_sealed(self, table: str, key_column: str, key: Any, sealed: bytes) -> None:
+        self.db[table].upsert({key_column: key, "sealed": sealed}, pk=key_column)
+
+    def get_sealed(self, table: str, key_column: str, key: Any) -> bytes | None:
+        row = self.db.execute(f"SELECT sealed FROM {table} WHERE {key_column} = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def all_sealed(self, table: str, key_column: str) -> list[tuple[Any, bytes]]:
+        return [(r[0], r[1]) for r in self.db.execute(
+            f"SELECT {key_column}, sealed FROM {table} ORDER BY {key_column}")]
+
+    # --- sync state ---------------------------------------------------------------------------
+    def all_objects(self) -> list[tuple[bytes, str, int]]:
+        return [(r[0], r[1], r[2]) for r in self.db.execute(
+            "SELECT id, kind, length FROM objects ORDER BY pack, offset")]
+
+    def objects_held_by(self, peer: str) -> set[bytes]:
+        return {r[0] for r in self.db.execute("SELECT object FROM peer_has WHERE peer = ?", [peer])}
+
+    def objects_sent_to(self, peer: str) -> set[bytes]:
+        return {r[0] for r in self.db.execute(
+            "SELECT object FROM sent_objects JOIN sent USING (bundle) WHERE sent.peer = ?", [peer])}
+
+    def mark_held(self, peer: str, object_ids: Iterable[bytes]) -> None:
+        self.db["peer_has"].insert_all(({"peer": peer, "object": o} for o in object_ids),
+                                       ignore=True, batch_size=1000)
+
+    def last_sequence_sent(self, peer: str) -> int:
+        row = self.db.execute("SELECT MAX(sequence) FROM sent WHERE peer = ?", [peer]).fetchone()
+        return row[0] or 0
+
+    def record_sent(self, bundle: str, *, sequences: dict[str, int], created: str,
+                    object_ids: Iterable[bytes]) -> None:
+        self.db["sent"].insert_all({"bundle": bundle, "peer": p, "sequence": n, "created": created,
+                                    "acked": 0} for p, n in sequences.items())
+        self.db["sent_objects"].insert_all(({"bundle": bundle, "object": o} for o in object_ids),
+                                           ignore=True, batch_size=1000)
+
+    def acknowledge(self, bundle: str, peer: str) -> bool:
+        """A bundle we sent to `peer` arrived there: it now holds its objects."""
+        row = self.db.execute("SELECT acked FROM sent WHERE bundle = ? AND peer = ?",
+                              [bundle, peer]).fetchone()
+        if row is None or row[0]:
+            return False
+        self.db.execute("UPDATE sent SET acked = 1 WHERE bundle = ? AND peer = ?", [bundle, peer])
+        self.db.execute("INSERT OR IGNORE INTO peer_has (peer, object) "
+                        "SELECT ?, object FROM sent_objects WHERE bundle = ?", [peer, bundle])
+        return True
+
+    def was_received(self, bundle: str) -> bool:
+        return self.db.execute("SELECT 1 FROM received WHERE bundle = ?", [bundle]).fetchone() is not None
+
+    def received_from(self, peer: str) -> list[tuple[str, int]]:
+        return [(r[0], r[1]) for r in self.db.execute(
+            "SELECT bundle, sequence FROM received WHERE peer = ? ORDER BY sequence", [peer])]
+
+    def record_received(self, bundle: str, *, peer: str, sequence: int, imported: str) -> None:
+        self.db["received"].insert({"bundle": bundle, "peer": peer, "sequence": sequence,
+                                    "imported": imported})
+
+    def insert_custody(self, rows: Iterable[tuple[bytes, bytes, bytes]]) -> None:
+        self.db["custody"].insert_all(({"id": i, "envelope": e, "sealed": s} for i, e, s in rows),
+                                      ignore=True, batch_size=1000)
+
+    def custody_ids(self) -> set[bytes]:
+        return {r[0] for r in self.db.execute("SELECT id FROM custody")}
+
+    def custody_for(self, envelopes: Iterable[bytes]) -> list[tuple[bytes, bytes]]:
+        ids = list(envelopes)
+        rows: list[tuple[bytes, bytes]] = []
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            rows += [(r[0], r[1]) for r in self.db.execute(
+                f"SELECT id, sealed FROM custody WHERE envelope IN ({','.join('?' * len(part))})", part)]
+        return rows
+
+    def mark_unreadable(self, envelopes: Iterable[bytes]) -> None:
+        self.db["unreadable"].insert_all(({"envelope": e} for e in envelopes), ignore=True)
+
+    def unreadable_count(self) -> int:
+        return self.db["unreadable"].count
 
 
 class MetaSealer:
-    """Seals cached record metadata for the index with a key derived from index_key."""
+    """Seals what the index caches with a key derived from index_key.
+
+    The AAD is the row's key (a record id, a peer row id...), so a sealed value moved to
+    another row fails to open: this authenticates every field of the row.
+    """
 
     def __init__(self, index_key: bytes) -> None:
         self._key = crypto.derive_key(index_key, C.INDEX_META)
         self._dedup_key = crypto.derive_key(index_key, C.INDEX_DEDUP)
+        self._peer_key = crypto.derive_key(index_key, C.INDEX_PEER)
 
-    def seal(self, record_id: str, meta: dict[str, Any]) -> bytes:
-        nonce, ct = crypto.xchacha_encrypt(self._key, canonical(meta), aad=record_id.encode())
+    def seal(self, row_key: str, meta: Any) -> bytes:
+        nonce, ct = crypto.xchacha_encrypt(self._key, canonical(meta), aad=row_key.encode())
         return nonce + ct
 
-    def open(self, record_id: str, sealed: bytes) -> dict[str, Any]:
+    def open(self, row_key: str, sealed: bytes) -> Any:
         n = C.XCHACHA_NONCE_BYTES
-        plain = crypto.xchacha_decrypt(self._key, sealed[:n], sealed[n:], aad=record_id.encode(),
-                                       what=f"index metadata of record {record_id[:16]}")
+        plain = crypto.xchacha_decrypt(self._key, sealed[:n], sealed[n:], aad=row_key.encode(),
+                                       what=f"index row {row_key[:16]}")
         return parse_canonical(plain, what="index metadata")
+
+    def custody_row(self, event_id: bytes, envelope_hex: str, signed: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
+        """(event id, envelope id, sealed event) for the custody table."""
+        return event_id, bytes.fromhex(envelope_hex), self.seal(event_id.hex(), signed)
+
+    def peer_id(self, fingerprint: str) -> str:
+        """The index's name for a peer: a keyed hash, so the fingerprint is not in clear."""
+        return crypto.keyed_hash(self._peer_key, C.INDEX_PEER, bytes.fromhex(fingerprint)).hex()
 
     def dedup_mac(self, file_sha256: bytes) -> bytes:
         return crypto.keyed_hash(self._dedup_key, C.INDEX_DEDUP, file_sha256)

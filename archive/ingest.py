@@ -30,6 +30,7 @@ from .chunks import EncryptedChunk, chunk_count, encrypt_chunk, padded_chunks, r
 from .errors import IntegrityError, NotFoundError, UsageError
 from .index import Index, MetaSealer, RecordRow
 from .keys import SecretKeys
+from .custody import sign_event
 from .records import Draft, SealedRecord, create_record, index_meta
 from .store import PackWriter, Store
 
@@ -48,6 +49,7 @@ class RecordWriter:
         self._kinds: dict[bytes, str] = {}
         self._records: list[RecordRow] = []
         self._dedup: list[tuple[bytes, str]] = []
+        self._custody: list[tuple[bytes, bytes, bytes]] = []
         self._stored_this_run: set[bytes] = set()
         self.new_objects = 0
         self.new_bytes = 0
@@ -70,10 +72,13 @@ class RecordWriter:
             self.put_object(chunk.object_id, chunk.obj, "chunk")
         self._maybe_flush()
 
-    def put_record(self, record: SealedRecord, sealed_meta: bytes, dedup_macs: list[bytes]) -> None:
+    def put_record(self, record: SealedRecord, sealed_meta: bytes, dedup_macs: list[bytes],
+                   custody: tuple[bytes, bytes, bytes]) -> None:
+        """The envelope, its index row, dedup entries and `recorded` custody event."""
         self.put_object(record.envelope_id, record.envelope, "envelope")
         self._records.append(RecordRow(record.record_id, record.envelope_id, sealed_meta))
         self._dedup.extend((mac, record.record_id) for mac in dedup_macs)
+        self._custody.append(custody)
         self._maybe_flush()
 
     def _maybe_flush(self) -> None:
@@ -83,16 +88,20 @@ class RecordWriter:
     def flush(self) -> None:
         closed = self._pack.close() if self._pack is not None else None
         if closed is not None:
-            self._index.commit_pack(closed, kinds=self._kinds, records=self._records, dedup=self._dedup)
+            self._index.commit_pack(closed, kinds=self._kinds, records=self._records,
+                                    dedup=self._dedup, custody=self._custody)
             self._stored_this_run.update(e.object_id for e in closed.entries)
         elif self._records:  # every object was already stored: rows only
-            self._index.add_records(self._records, self._dedup)
-        self._pack, self._kinds, self._records, self._dedup = None, {}, [], []
+            self._index.add_records(self._records, self._dedup, self._custody)
+        self._reset()
 
     def abort(self) -> None:
         if self._pack is not None:
             self._pack.abort()
-        self._pack, self._kinds, self._records, self._dedup = None, {}, [], []
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pack, self._kinds, self._records, self._dedup, self._custody = None, {}, [], [], []
 
 
 # --- Finding files -------------------------------------------------------------------------
@@ -197,6 +206,13 @@ def _check_unchanged(fd: int, before: os.stat_result, path: Path) -> None:
                              hint="add it again once nothing is writing to it")
 
 
+def recorded_event(keys: SecretKeys, sealer: MetaSealer, record: SealedRecord) -> tuple[bytes, bytes, bytes]:
+    """The `recorded` custody event of a new record, sealed for the index."""
+    event = sign_event(keys, event="recorded", envelope=record.envelope_id, record=record.record_id,
+                       peer=None, bundle=None, time=record.statement["created"])
+    return sealer.custody_row(event.event_id, event.envelope, event.signed)
+
+
 # --- add -------------------------------------------------------------------------------------
 
 @dataclass
@@ -224,6 +240,7 @@ class _Done:
     chunks: list[EncryptedChunk] = field(default_factory=list)
     record: SealedRecord | None = None
     sealed_meta: bytes = b""
+    custody: tuple[bytes, bytes, bytes] | None = None
 
 
 class Ingest:
@@ -247,7 +264,7 @@ class Ingest:
             self._claimed.add(mac)
             return True
 
-    def _seal(self, task: FileTask, sha: bytes, refs: list[dict[str, Any]]) -> tuple[SealedRecord, bytes]:
+    def _seal(self, task: FileTask, sha: bytes, refs: list[dict[str, Any]]) -> tuple[SealedRecord, bytes, tuple]:
         attachment = {"name": task.name, "media_type": media_type(task.name), "size": task.size,
                       "sha256": sha.hex()}
         fields: dict[str, Any] = {"title": task.name}
@@ -257,10 +274,15 @@ class Ingest:
         record = create_record(self._keys, draft, chunks={sha.hex(): refs}, recipients=[],
                                created=self._now())
         meta = index_meta(record.statement, fields, [attachment])
-        return record, self._sealer.seal(record.record_id, meta)
+        return record, self._sealer.seal(record.record_id, meta), recorded_event(
+            self._keys, self._sealer, record)
 
     def _small_job(self, task: FileTask) -> _Done:
-        with open(task.path, "rb") as f:
+        try:
+            f = open(task.path, "rb")
+        except OSError as e:  # removed or made unreadable since it was listed
+            raise UsageError(f"{task.name}: {e.strerror}") from e
+        with f:
             before = os.fstat(f.fileno())
             data = f.read(SMALL_FILE + 1)
             _check_unchanged(f.fileno(), before, task.path)
@@ -272,7 +294,7 @@ class Ingest:
         if not self._claim(mac):
             return done
         done.chunks = [encrypt_chunk(self._keyer, c) for c in padded_chunks(data)]
-        done.record, done.sealed_meta = self._seal(task, sha, [c.ref() for c in done.chunks])
+        done.record, done.sealed_meta, done.custody = self._seal(task, sha, [c.ref() for c in done.chunks])
         return done
 
     def _group_job(self, fd: int, size: int, first: int, last: int) -> list[EncryptedChunk]:
@@ -292,9 +314,15 @@ class Ingest:
             out.put(("error", e))
 
     def _produce_large(self, task: FileTask, pool: ThreadPoolExecutor, out: queue.Queue) -> None:
-        fd = os.open(task.path, os.O_RDONLY)
+        try:
+            fd = os.open(task.path, os.O_RDONLY)
+        except OSError as e:  # removed or made unreadable since it was listed
+            raise UsageError(f"{task.name}: {e.strerror}") from e
         try:
             before = os.fstat(fd)
+            if before.st_size != task.size:  # chunks are cut to task.size: hash the same bytes
+                raise IntegrityError(f"{task.name} changed while it was being read",
+                                     hint="add it again once nothing is writing to it")
             sha = _hash_fd(fd)
         except BaseException:
             os.close(fd)
@@ -321,9 +349,11 @@ class Ingest:
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="testimony-add") as pool:
             producer = threading.Thread(target=self._produce, args=(tasks, pool, out), daemon=True)
             producer.start()
+            producer_done = False  # after "end" or "error" nothing more comes: do not wait for it
             try:
                 while True:
                     item = out.get()
+                    producer_done = item[0] in ("end", "error")
                     if item[0] == "end":
                         break
                     if item[0] == "error":
@@ -335,8 +365,10 @@ class Ingest:
                     elif item[0] == "group":
                         chunks = item[2].result()
                         self._writer.put_chunks(chunks)
+                        start = len(refs) * C.CHUNK_SIZE  # progress counts file bytes, not padding
                         refs.extend(c.ref() for c in chunks)
-                        self._progress(sum(c.size for c in chunks))
+                        size = item[1].size
+                        self._progress(min(size, len(refs) * C.CHUNK_SIZE) - min(size, start))
                     elif item[0] == "dup":
                         self._write_done(_Done(item[1], item[2]), summary)
                         self._progress(item[1].size)
@@ -346,14 +378,15 @@ class Ingest:
                             _check_unchanged(fd, before, task.path)
                         finally:
                             os.close(fd)
-                        record, sealed = self._seal(task, sha, refs)
+                        record, sealed, custody = self._seal(task, sha, refs)
                         refs = []
-                        self._write_done(_Done(task, mac, [], record, sealed), summary)
+                        self._write_done(_Done(task, mac, [], record, sealed, custody), summary)
                 self._writer.flush()
             except BaseException:
                 self._stop.set()
                 self._writer.abort()
-                _drain(out)
+                if not producer_done:
+                    _drain(out)
                 raise
         summary.seconds = time.perf_counter() - started
         summary.stored_bytes = self._writer.new_bytes
@@ -367,7 +400,7 @@ class Ingest:
             summary.duplicate_files.append((done.task.name, done.mac))  # id resolved at the end
         else:
             self._writer.put_chunks(done.chunks)
-            self._writer.put_record(done.record, done.sealed_meta, [done.mac])
+            self._writer.put_record(done.record, done.sealed_meta, [done.mac], done.custody)
             summary.new += 1
             summary.new_records.append((done.task.name, done.record.record_id))
 

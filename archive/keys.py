@@ -76,7 +76,7 @@ def card_from_dict(value: Any) -> IdentityCard:
         raise FormatError("identity card has missing or unknown fields")
     if value["type"] != C.IDENTITY_TYPE:
         raise FormatError("not a testimony identity card")
-    if value["version"] != C.FORMAT_VERSION:
+    if type(value["version"]) is not int or value["version"] != C.FORMAT_VERSION:
         raise FormatError(f"identity card version {value['version']!r} is not supported")
     if not isinstance(value["name"], str) or not value["name"]:
         raise FormatError("identity card has no name")
@@ -96,7 +96,7 @@ def card_from_dict(value: Any) -> IdentityCard:
 
 
 def parse_card(untrusted: bytes) -> IdentityCard:
-    return card_from_dict(parse_canonical(untrusted.rstrip(b"\n"), what="identity card"))
+    return card_from_dict(parse_canonical(untrusted.removesuffix(b"\n"), what="identity card"))
 
 
 def revocation_certificate(seed: bytes, card: IdentityCard, *, created: str) -> bytes:
@@ -109,11 +109,11 @@ def revocation_certificate(seed: bytes, card: IdentityCard, *, created: str) -> 
 
 
 def parse_revocation(untrusted: bytes) -> dict[str, Any]:
-    value = parse_canonical(untrusted.rstrip(b"\n"), what="revocation certificate")
+    value = parse_canonical(untrusted.removesuffix(b"\n"), what="revocation certificate")
     expected = {"type", "version", "fingerprint", "sign_key", "box_key", "created", "signature"}
     if not isinstance(value, dict) or set(value) != expected or value["type"] != C.REVOCATION_TYPE:
         raise FormatError("not a testimony revocation certificate")
-    if value["version"] != C.FORMAT_VERSION:
+    if type(value["version"]) is not int or value["version"] != C.FORMAT_VERSION:
         raise FormatError(f"revocation version {value['version']!r} is not supported")
     sign_key = from_hex(value["sign_key"], length=32, what="sign_key")
     box_key = from_hex(value["box_key"], length=32, what="box_key")

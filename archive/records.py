@@ -111,7 +111,7 @@ def check_statement(value: Any) -> dict[str, Any]:
         raise FormatError("statement has missing or unknown fields")
     if value["type"] != C.STATEMENT_TYPE:
         raise FormatError("not a testimony statement")
-    if value["version"] != C.FORMAT_VERSION:
+    if type(value["version"]) is not int or value["version"] != C.FORMAT_VERSION:
         raise FormatError(f"statement version {value['version']!r} is not supported")
     if value["kind"] not in C.RECORD_KINDS:
         raise FormatError("statement kind is unknown")
@@ -125,10 +125,12 @@ def check_statement(value: Any) -> dict[str, Any]:
     from_hex(value["nonce"], length=16, what="statement nonce")
     for name in ("supersedes", "fields", "attachments"):
         items = value[name]
-        if not isinstance(items, list) or items != sorted(set(items)):
+        if not isinstance(items, list):
             raise FormatError(f"statement {name} must be a sorted list without repeats")
-        for item in items:
+        for item in items:  # shapes first: sorting non-strings would raise TypeError
             from_hex(item, length=32, what=f"statement {name} entry")
+        if items != sorted(set(items)):
+            raise FormatError(f"statement {name} must be a sorted list without repeats")
     return value
 
 
@@ -298,7 +300,7 @@ def _check_chunks(value: Any, disclosures: tuple[tuple[str, str, Any], ...]) -> 
         total = 0
         for chunk in chunk_list:
             if not (isinstance(chunk, dict) and set(chunk) == {"id", "key", "size"}
-                    and isinstance(chunk["size"], int) and 0 < chunk["size"] <= C.CHUNK_SIZE):
+                    and type(chunk["size"]) is int and 0 < chunk["size"] <= C.CHUNK_SIZE):
                 raise FormatError("a chunk entry is malformed")
             from_hex(chunk["id"], length=32, what="chunk id")
             from_hex(chunk["key"], length=32, what="chunk key")

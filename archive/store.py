@@ -54,6 +54,7 @@ class PackWriter:
         self._size = len(C.PACK_MAGIC)
         self._entries: list[Located] = []
         self._ids: set[bytes] = set()
+        self.kinds: dict[bytes, str] = {}   # for the index rows, filled by the caller
 
     @property
     def size(self) -> int:
@@ -111,7 +112,15 @@ class Store:
     def clear_tmp(self) -> int:
         """Remove what an interrupted write left in tmp/ (never visible to the index)."""
         removed = 0
+        # Never empty a folder we did not make: a tmp/ replaced by a symlink (a tampered
+        # stick) must not make us delete the files it points at.
+        if self.tmp_dir.is_symlink() or not self.tmp_dir.is_dir():
+            raise FormatError(f"{self.tmp_dir} is not a plain folder; nothing was removed",
+                              hint="move it aside and create an empty tmp/ folder in its place")
         for leftover in self.tmp_dir.iterdir():
+            if leftover.is_dir() and not leftover.is_symlink():
+                raise FormatError(f"{leftover} is a folder, which testimony never writes in tmp/",
+                                  hint="move it out of the archive")
             leftover.unlink()
             removed += 1
         return removed
@@ -130,6 +139,10 @@ class Store:
 
     def read(self, pack_id: str, located: Located) -> bytes:
         """Read one object and check that its SHA-256 is its id."""
+        # The index row is untrusted too: bound it before allocating what it claims.
+        if not (0 <= located.length <= C.MAX_OBJECT_BYTES and located.offset >= 0):
+            raise IntegrityError(f"the index claims object {located.object_id.hex()[:16]} in pack "
+                                 f"{pack_id[:16]} is {located.length} bytes at {located.offset}")
         try:
             with open(self.pack_path(pack_id), "rb") as f:
                 data = os.pread(f.fileno(), located.length, located.offset)

@@ -43,6 +43,9 @@ def read_passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> s
     if os.environ.get(PASSPHRASE_ENV):
         return os.environ[PASSPHRASE_ENV]
     try:
+        # Without a terminal getpass would warn and read the passphrase, echoed, from
+        # standard input (which `record --text-file -` needs for the text): refuse instead.
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
         first = getpass.getpass("Passphrase: ")
         if confirm and getpass.getpass("Passphrase (again): ") != first:
             raise UsageError("the two passphrases differ; nothing was created")

@@ -52,10 +52,12 @@ def _read_text(text_file: str | None) -> str | None:
 @click.option("--location", help="Where it happened.")
 @click.option("--language", help="Language of the text, e.g. ru, kk, en.")
 @click.option("--supersedes", multiple=True, metavar="ID", help="A record this one corrects.")
+@click.option("--to", "to", multiple=True, metavar="PEER",
+              help="A pinned peer who may read it (default: `peers default`); repeatable.")
 @pass_unlocked_archive
 def record(archive: Archive, title: str | None, text_file: str | None, attach: tuple[Path, ...],
            tags: tuple[str, ...], witness: str | None, consent: str | None, location: str | None,
-           language: str | None, supersedes: tuple[str, ...]) -> None:
+           language: str | None, supersedes: tuple[str, ...], to: tuple[str, ...]) -> None:
     """Record a testimony, signed and encrypted; prints its record id.
 
     The text may begin with a header block (title:, tags:, witness:, consent:,
@@ -66,7 +68,8 @@ def record(archive: Archive, title: str | None, text_file: str | None, attach: t
     """
     fields = compose_fields(text=_read_text(text_file), title=title, tags=list(tags), witness=witness,
                             consent=consent, location=location, language=language)
-    record_id = archive.record(fields=fields, attachments=list(attach), supersedes=list(supersedes))
+    record_id = archive.record(fields=fields, attachments=list(attach), supersedes=list(supersedes),
+                               to=list(to))
     click.echo(record_id)
 
 

@@ -1,0 +1,95 @@
+"""Signed custody events: who recorded, exported and imported each envelope, when.
+
+An event is canonical JSON signed by its actor (PURPOSE `custody`) and carries the
+actor's public keys, so anyone can check its signature; whether the actor is trusted
+is the reader's question (a pinned peer, this archive, or an unknown key). Events
+travel in bundles with the envelopes they name, so a record's chain of custody can be
+shown hop by hop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import constants as C
+from . import crypto
+from .encoding import canonical, from_hex, parse_canonical, parse_time, to_hex
+from .errors import FormatError, SignatureError
+from .keys import SecretKeys, fingerprint
+
+_FIELDS = {"type", "version", "event", "envelope", "record", "actor", "peer", "bundle", "time",
+           "signature"}
+
+
+@dataclass(frozen=True)
+class CustodyEvent:
+    """A custody event whose signature held."""
+
+    event: str
+    envelope: str
+    record: str | None
+    actor: str              # fingerprint
+    peer: str | None        # fingerprint
+    bundle: str | None
+    time: str
+    signed: dict[str, Any]
+
+    @property
+    def event_id(self) -> bytes:
+        return crypto.labelled_hash(C.CUSTODY, canonical(self.signed))
+
+    @property
+    def raw(self) -> bytes:
+        return canonical(self.signed)
+
+
+def sign_event(keys: SecretKeys, *, event: str, envelope: bytes, record: str | None,
+               peer: str | None, bundle: str | None, time: str) -> CustodyEvent:
+    if event not in C.CUSTODY_EVENTS:
+        raise ValueError(f"unknown custody event {event!r}")
+    body = {"type": C.CUSTODY_TYPE, "version": C.FORMAT_VERSION, "event": event,
+            "envelope": envelope.hex(), "record": record,
+            "actor": {"sign_key": to_hex(keys.card.sign_key), "box_key": to_hex(keys.card.box_key)},
+            "peer": peer, "bundle": bundle, "time": time}
+    sig = crypto.sign(keys.sign_seed, purpose=C.CUSTODY, message=canonical(body))
+    return check_event({**body, "signature": to_hex(sig)})
+
+
+def check_event(value: Any) -> CustodyEvent:
+    """Shape and signature of one event; FormatError or SignatureError otherwise."""
+    if not isinstance(value, dict) or set(value) != _FIELDS:
+        raise FormatError("a custody event has missing or unknown fields")
+    if value["type"] != C.CUSTODY_TYPE or type(value["version"]) is not int \
+            or value["version"] != C.FORMAT_VERSION or value["event"] not in C.CUSTODY_EVENTS:
+        raise FormatError("a custody event has an unknown type, version or event")
+    from_hex(value["envelope"], length=32, what="custody envelope")
+    for name, length in (("record", 32), ("peer", 32), ("bundle", 32)):
+        if value[name] is not None:
+            from_hex(value[name], length=length, what=f"custody {name}")
+    actor = value["actor"]
+    if not (isinstance(actor, dict) and set(actor) == {"sign_key", "box_key"}):
+        raise FormatError("a custody event's actor is malformed")
+    sign_key = from_hex(actor["sign_key"], length=32, what="actor sign_key")
+    box_key = from_hex(actor["box_key"], length=32, what="actor box_key")
+    parse_time(value["time"], what="custody time")
+    body = {k: v for k, v in value.items() if k != "signature"}
+    try:
+        crypto.verify(sign_key, purpose=C.CUSTODY, message=canonical(body),
+                      signature=from_hex(value["signature"], length=64, what="custody signature"))
+    except SignatureError as e:
+        raise SignatureError(f"a custody event ({value['event']} of envelope "
+                             f"{value['envelope'][:16]}) has a bad signature") from e
+    return CustodyEvent(value["event"], value["envelope"], value["record"],
+                        fingerprint(sign_key, box_key), value["peer"], value["bundle"],
+                        value["time"], value)
+
+
+def parse_event(raw: bytes) -> CustodyEvent:
+    return check_event(parse_canonical(raw, what="custody event"))
+
+
+def chain_order(events: list[CustodyEvent]) -> list[CustodyEvent]:
+    """Oldest first; at equal times recorded < exported < imported, as custody flows."""
+    rank = {"recorded": 0, "exported": 1, "imported": 2, "disclosed": 3}
+    return sorted(events, key=lambda e: (e.time, rank[e.event], e.actor))

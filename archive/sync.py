@@ -1,0 +1,385 @@
+"""What to send to whom, and the import transaction.
+
+Records are a grow-only set, so peers never conflict. An export to peer P holds every
+object P has not acknowledged (P sent it to us, or P acked a bundle holding it), so a
+lost stick never loses a testimony. An import is all or nothing: objects are staged in
+tmp/ and become visible, with every index row, custody event and ack, in one
+transaction once the whole bundle has checked out.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import constants as C
+from . import crypto
+from .bundle import BundleReader, encode_manifest, write_bundle
+from .custody import CustodyEvent, check_event, sign_event
+from .errors import ArchiveError, FormatError, TrustError, UsageError
+from .fsutil import fsync_dir
+from .index import Index, MetaSealer, RecordRow
+from .keys import SecretKeys
+from .peerbook import PeerBook
+from .peers import Peer, check_revocation
+from .records import OpenedRecord, index_meta, open_envelope
+from .store import PackWriter, Store
+
+_SIZE_RE = re.compile(r"\A\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:I?B)?\s*\Z", re.IGNORECASE)
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+# Bytes a bundle spends beyond its objects' frames, and per listed object in the manifest.
+_FIXED_OVERHEAD = 64 * 1024 * 2 + 4096
+_PER_OBJECT = 5 + 32 + 120
+
+
+def parse_size(text: str) -> int:
+    """'3.9G' → bytes (K, M, G, T are powers of 1024: 3.9G fits a FAT32 stick)."""
+    match = _SIZE_RE.match(text)
+    if not match:
+        raise UsageError(f"{text!r} is not a size (e.g. 3.9G, 700M, 1500000)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+@dataclass
+class ExportResult:
+    files: list[tuple[Path, int, int]] = field(default_factory=list)   # (path, bytes, objects)
+    objects: int = 0
+    object_bytes: int = 0
+    acks: int = 0
+
+
+@dataclass
+class ImportResult:
+    path: Path
+    bundle_id: str = ""
+    sender: str = ""
+    already_imported: bool = False
+    new_objects: int = 0
+    held_objects: int = 0
+    new_records: int = 0
+    relay_only: int = 0               # envelopes not addressed to us: kept to relay on
+    refused_revoked: int = 0
+    acks: int = 0
+    gaps: list[int] = field(default_factory=list)
+    revocations: int = 0
+
+
+@dataclass
+class InspectResult:
+    sender_name: str
+    sender_fingerprint: str
+    sender_status: str
+    signature_ok: bool
+    intact: bool
+    bundle_id: str
+    created: str
+    recipients: list[str]
+    objects: int
+    object_bytes: int
+    new_objects: int
+    envelopes: int
+    custody_events: int
+    acks: int
+    revocations: int
+    already_imported: bool
+    problem: str = ""
+
+
+class Sync:
+    def __init__(self, *, index: Index, store: Store, keys: SecretKeys, sealer: MetaSealer,
+                 peers: PeerBook, now: Callable[[], str]) -> None:
+        self.index, self.store, self.keys, self.sealer = index, store, keys, sealer
+        self.peers, self.now = peers, now
+
+    # --- custody rows ----------------------------------------------------------------------
+    def custody_row(self, event: CustodyEvent) -> tuple[bytes, bytes, bytes]:
+        return self.sealer.custody_row(event.event_id, event.envelope, event.signed)
+
+    def events_for(self, envelopes: list[bytes]) -> list[CustodyEvent]:
+        return [check_event(self.sealer.open(eid.hex(), sealed))
+                for eid, sealed in self.index.custody_for(envelopes)]
+
+    # --- export ----------------------------------------------------------------------------
+    def export(self, recipients: list[Peer], out: Path, *, mode: str = "unacked",
+               max_size: int | None = None,
+               progress: Callable[[int], None] | None = None) -> ExportResult:
+        if not recipients:
+            raise UsageError("name at least one peer with --to (or set default recipients)")
+        if len(recipients) > C.BUNDLE_STANZAS:
+            raise UsageError(f"a bundle has at most {C.BUNDLE_STANZAS} recipients")
+        for peer in recipients:
+            if not peer.trusted:
+                raise TrustError(f"{peer.name!r} was revoked on {peer.revoked}; nothing was exported")
+        out = Path(out)
+        if out.exists():
+            raise UsageError(f"{out} already exists; nothing was overwritten")
+        if not out.parent.is_dir():
+            raise UsageError(f"the folder {out.parent} does not exist")
+        peer_ids = {p.fingerprint: self.peers.peer_id(p) for p in recipients}
+        chosen = self._choose(list(peer_ids.values()), mode)
+        groups = self._split(chosen, max_size)
+        names = _bundle_names(out, len(groups))
+        result = ExportResult()
+        acks = sorted({b for pid in peer_ids.values() for b, _ in self.index.received_from(pid)})
+        revocations = [r.signed for r in self.peers.revocations()]
+        for path, group in zip(names, groups):
+            size = self._write_one(path, group, recipients, peer_ids, acks, revocations, progress)
+            result.files.append((path, size, len(group)))
+            result.objects += len(group)
+            result.object_bytes += sum(s for _, _, s in group)
+        result.acks = len(acks)
+        return result
+
+    def _choose(self, peer_ids: list[str], mode: str) -> list[tuple[bytes, str, int]]:
+        """Objects in store order (a record's chunks come just before its envelope)."""
+        everything = [o for o in self.index.all_objects() if o[1] in ("envelope", "chunk")]
+        if mode == "all":
+            return everything
+        skip: set[bytes] | None = None
+        for pid in peer_ids:  # an object is left out only if every recipient has it
+            held = self.index.objects_held_by(pid)
+            if mode == "new-only":
+                held |= self.index.objects_sent_to(pid)
+            skip = held if skip is None else skip & held
+        return [o for o in everything if o[0] not in (skip or set())]
+
+    def _split(self, objects: list[tuple[bytes, str, int]],
+               max_size: int | None) -> list[list[tuple[bytes, str, int]]]:
+        if max_size is None:
+            return [objects]
+        budget = max_size - _FIXED_OVERHEAD
+        biggest = max((s for _, _, s in objects), default=0)
+        if budget < biggest + _PER_OBJECT + 2048:
+            raise UsageError(f"--max-size {max_size:,} bytes is too small for these objects "
+                             f"(the largest is {biggest:,} bytes)")
+        groups: list[list[tuple[bytes, str, int]]] = [[]]
+        used = 0
+        for obj in objects:
+            cost = obj[2] + _PER_OBJECT + (2048 * len(self._envelope_events(obj)) if obj[1] == "envelope" else 0)
+            if groups[-1] and used + cost > budget:
+                groups.append([])
+                used = 0
+            groups[-1].append(obj)
+            used += cost
+        return groups
+
+    def _envelope_events(self, obj: tuple[bytes, str, int]) -> list[bytes]:
+        return [eid for eid, _ in self.index.custody_for([obj[0]])] + [b""]
+
+    def _write_one(self, path: Path, group: list[tuple[bytes, str, int]], recipients: list[Peer],
+                   peer_ids: dict[str, str], acks: list[str], revocations: list[dict[str, Any]],
+                   progress: Callable[[int], None] | None) -> int:
+        bundle_id = crypto.random_bytes(32).hex()
+        created = self.now()
+        envelopes = [oid for oid, kind, _ in group if kind == "envelope"]
+        record_of = {row.envelope_id: row.record_id for row in self.index.records()}
+        new_events = [sign_event(self.keys, event="exported", envelope=e, record=record_of.get(e),
+                                 peer=p.fingerprint, bundle=bundle_id, time=created)
+                      for e in envelopes for p in recipients]
+        events = self.events_for(envelopes) + new_events
+        sequences = {p.fingerprint: self.index.last_sequence_sent(peer_ids[p.fingerprint]) + 1
+                     for p in recipients}
+        manifest = encode_manifest(
+            bundle_id=bundle_id, sender=self.keys.card, recipients=[p.fingerprint for p in recipients],
+            created=created, sequence=sequences, objects=group, acks=acks,
+            custody=[e.signed for e in events], revocations=revocations)
+        if len(manifest) > C.BUNDLE_MAX_MANIFEST:
+            raise UsageError("this export's manifest would exceed 64 MiB; use --max-size to split it")
+
+        def objects():
+            for oid, _, _ in group:
+                data = self._read(oid)
+                if progress:
+                    progress(len(data))
+                yield oid, data
+
+        tmp = path.with_name(f".{path.name}.partial")
+        try:
+            with open(tmp, "xb") as f:
+                size = write_bundle(f, recipient_box_keys=[p.card.box_key for p in recipients],
+                                    signing_seed=self.keys.sign_seed,
+                                    signer_fingerprint=self.keys.card.fingerprint,
+                                    manifest=manifest, objects=objects())
+                f.flush()
+                os.fsync(f.fileno())
+            os.link(tmp, path)  # never replaces a file that appeared meanwhile
+        except FileExistsError as e:
+            raise UsageError(f"{path} already exists; nothing was overwritten") from e
+        except OSError as e:
+            raise UsageError(f"cannot write {path}: {e.strerror}") from e
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_dir(path.parent)
+        with self.index.transaction():
+            self.index.record_sent(bundle_id, sequences={peer_ids[fp]: n for fp, n in sequences.items()},
+                                   created=created, object_ids=[oid for oid, _, _ in group])
+            self.index.insert_custody(self.custody_row(e) for e in new_events)
+        return size
+
+    def _read(self, object_id: bytes) -> bytes:
+        where = self.index.locate(object_id)
+        if where is None:
+            raise FormatError(f"object {object_id.hex()[:16]} vanished from the index")
+        return self.store.read(where[0], where[1])
+
+    # --- import ----------------------------------------------------------------------------
+    def import_bundle(self, path: Path, *, progress: Callable[[int], None] | None = None,
+                      seal_meta: Callable[[OpenedRecord], bytes]) -> ImportResult:
+        result = ImportResult(Path(path))
+        with _open_bundle(path) as (f, size):
+            reader = BundleReader(f, size, self.keys.box_secret, self.peers.sign_key_for)
+            m = reader.manifest
+            result.bundle_id, result.sender = m.bundle_id, self.peers.describe(m.sender.fingerprint)
+            if self.keys.card.fingerprint not in m.recipients:
+                raise TrustError("this bundle is not addressed to us")
+            if self.index.was_received(m.bundle_id):
+                result.already_imported = True
+                return result
+            # Everything the manifest claims is checked before anything is written.
+            events = [check_event(e) for e in m.custody]
+            revocations = [check_revocation(r) for r in m.revocations]
+            sender_id = self.sealer.peer_id(m.sender.fingerprint)
+            held = self.index.has_objects(o[0] for o in m.objects)
+            staging: list[PackWriter] = []
+            try:
+                rows, dedup, unreadable, imported_events = self._stage(
+                    reader, held, staging, result, seal_meta, progress, m.bundle_id,
+                    m.sender.fingerprint)
+                closed = [w.close() for w in staging]   # durable before any row names them
+            except BaseException:
+                for w in staging:
+                    w.abort()
+                raise
+        now = self.now()
+        with self.index.transaction():
+            for pack, kinds in zip(closed, (w.kinds for w in staging)):
+                if pack is not None:
+                    self.index.insert_pack(pack, kinds=kinds)
+            self.index.insert_records(rows, dedup)
+            self.index.mark_unreadable(unreadable)
+            self.index.record_received(m.bundle_id, peer=sender_id,
+                                       sequence=m.sequence[self.keys.card.fingerprint], imported=now)
+            self.index.mark_held(sender_id, (o[0] for o in m.objects))
+            result.acks = sum(self.index.acknowledge(b, sender_id) for b in m.acks)
+            self.index.insert_custody(self.custody_row(e) for e in events + imported_events)
+            result.revocations = sum(self.peers.apply(r) for r in revocations)
+        seqs = {n for _, n in self.index.received_from(sender_id)}
+        result.gaps = [n for n in range(1, max(seqs) + 1) if n not in seqs]
+        return result
+
+    def _stage(self, reader: BundleReader, held: set[bytes], staging: list[PackWriter],
+               result: ImportResult, seal_meta: Callable[[OpenedRecord], bytes],
+               progress: Callable[[int], None] | None, bundle_id: str, sender_fp: str):
+        rows: list[RecordRow] = []
+        dedup: list[tuple[bytes, str]] = []
+        unreadable: list[bytes] = []
+        imported: list[CustodyEvent] = []
+        now = self.now()
+        for oid, kind, data in reader.objects():
+            if progress:
+                progress(len(data))
+            if oid in held:
+                result.held_objects += 1
+                continue
+            if kind == "envelope":
+                opened = self._open_or_none(data)
+                if opened is None:
+                    unreadable.append(oid)
+                    result.relay_only += 1
+                elif self._refused_as_revoked(opened):
+                    result.refused_revoked += 1
+                    continue
+                else:
+                    rows.append(RecordRow(opened.record_id, oid, seal_meta(opened)))
+                    dedup += [(self.sealer.dedup_mac(bytes.fromhex(a["sha256"])), opened.record_id)
+                              for a in opened.attachments]
+                    result.new_records += 1
+                imported.append(sign_event(self.keys, event="imported", envelope=oid,
+                                           record=opened.record_id if opened else None,
+                                           peer=sender_fp, bundle=bundle_id, time=now))
+            if not staging or staging[-1].size >= C.PACK_TARGET_BYTES:
+                staging.append(self.store.writer())
+            staging[-1].add(oid, data)
+            staging[-1].kinds[oid] = kind
+            result.new_objects += 1
+        return rows, dedup, unreadable, imported
+
+    def _open_or_none(self, data: bytes) -> OpenedRecord | None:
+        """Our envelope, verified; None if it is not addressed to us (kept to relay on).
+        A damaged or forged envelope addressed to us fails the whole import."""
+        try:
+            return open_envelope(data, self.keys.box_secret)
+        except TrustError:
+            return None
+
+    def _refused_as_revoked(self, opened: OpenedRecord) -> bool:
+        """A revoked key's statements made after its revocation are refused."""
+        peer = self.peers.by_fingerprint(opened.author_fingerprint)
+        return peer is not None and peer.revoked is not None and opened.statement["created"] >= peer.revoked
+
+    # --- inspect ---------------------------------------------------------------------------
+    def inspect(self, path: Path) -> InspectResult:
+        with _open_bundle(path) as (f, size):
+            reader = BundleReader(f, size, self.keys.box_secret, self._lenient_key)
+            m = reader.manifest
+            fp = m.sender.fingerprint
+            held = self.index.has_objects(o[0] for o in m.objects)
+            result = InspectResult(
+                sender_name=m.sender.name, sender_fingerprint=fp, sender_status=self.peers.describe(fp),
+                signature_ok=True, intact=False, bundle_id=m.bundle_id, created=m.created,
+                recipients=[self._recipient_name(r) for r in m.recipients],
+                objects=len(m.objects), object_bytes=m.total_object_bytes,
+                new_objects=len(m.objects) - len(held),
+                envelopes=sum(1 for o in m.objects if o[1] == "envelope"),
+                custody_events=len(m.custody), acks=len(m.acks), revocations=len(m.revocations),
+                already_imported=self.index.was_received(m.bundle_id))
+            try:
+                for _ in reader.objects():
+                    pass
+                result.intact = True
+            except ArchiveError as e:
+                result.problem = str(e)
+        return result
+
+    def _lenient_key(self, fingerprint: str) -> bytes | None:
+        """For inspect only: an unknown sender's signature is checked against its own card."""
+        peer = self.peers.by_fingerprint(fingerprint)
+        return peer.card.sign_key if peer is not None else None
+
+    def _recipient_name(self, fingerprint: str) -> str:
+        if fingerprint == self.keys.card.fingerprint:
+            return "this archive"
+        peer = self.peers.by_fingerprint(fingerprint)
+        return peer.name if peer else f"unknown key {fingerprint[:16]}"
+
+
+class _open_bundle:
+    """Open a bundle file for reading, with its size; errors as one clear line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def __enter__(self):
+        try:
+            self.f = open(self.path, "rb")
+        except FileNotFoundError as e:
+            raise UsageError(f"{self.path}: no such file") from e
+        except OSError as e:
+            raise UsageError(f"{self.path}: {e.strerror}") from e
+        return self.f, os.fstat(self.f.fileno()).st_size
+
+    def __exit__(self, *exc: object) -> None:
+        self.f.close()
+
+
+def _bundle_names(out: Path, count: int) -> list[Path]:
+    if count == 1:
+        return [out]
+    names = [out.with_name(f"{out.stem}-{i}of{count}{out.suffix}") for i in range(1, count + 1)]
+    for name in names:
+        if name.exists():
+            raise UsageError(f"{name} already exists; nothing was overwritten")
+    return names
