@@ -130,6 +130,9 @@ class CheckReport:
                 "records": self.records, "read_data": self.read_data, "problems": self.problems}
 
 
+UNKNOWN_KEY = "a key not pinned here"
+
+
 @dataclass
 class CustodyStep:
     event: CustodyEvent
@@ -322,16 +325,18 @@ class Archive:
             raise
         return sealed.record_id
 
-    def add(self, paths: list[Path], *, tags: list[str] = (),
+    def add(self, paths: list[Path], *, tags: list[str] = (), to: list[str] = (),
             progress: Callable[[int], None] | None = None,
             on_files: Callable[[int, int], None] | None = None) -> AddSummary:
-        """Ingest evidence files and folders, one evidence record per new file."""
+        """Ingest evidence files and folders, one evidence record per new file, readable
+        by the author and the peers `to` (or the default recipients)."""
+        recipients = [p.card.box_key for p in self.peers.recipients(list(to))]
         tasks = collect_files(paths)
         if on_files:
             on_files(len(tasks), sum(t.size for t in tasks))
         writer = RecordWriter(self.store, self.index)
         ingest = Ingest(self.keys, self.sealer, writer, self.index, tags=list(tags), now=self._now,
-                        progress=progress)
+                        recipients=recipients, progress=progress)
         return ingest.run(tasks)
 
     # --- reading ----------------------------------------------------------------------------
@@ -575,8 +580,9 @@ class Archive:
         row = self.index.record(record_id)
         events = chain_order(self.sync.events_for([row.envelope_id]))
         return CustodyChain(record_id, [
-            CustodyStep(e, self.peers.describe(e.actor),
-                        self.peers.describe(e.peer) if e.peer else "") for e in events])
+            CustodyStep(e, self.peers.describe(e.actor, unknown=UNKNOWN_KEY),
+                        self.peers.describe(e.peer, unknown=UNKNOWN_KEY) if e.peer else "")
+            for e in events])
 
 
 def safe_file_name(name: str) -> str:

@@ -90,6 +90,33 @@ def parse_event(raw: bytes) -> CustodyEvent:
 
 
 def chain_order(events: list[CustodyEvent]) -> list[CustodyEvent]:
-    """Oldest first; at equal times recorded < exported < imported, as custody flows."""
-    rank = {"recorded": 0, "exported": 1, "imported": 2, "disclosed": 3}
-    return sorted(events, key=lambda e: (e.time, rank[e.event], e.actor))
+    """Causal order: recorded, then each export before the import of the same bundle.
+
+    Times are each actor's own claim (and have one-second resolution), so the order is
+    taken from the hops themselves: an import follows the export of its bundle, and an
+    actor exports only after it first held the envelope. Time breaks the remaining ties.
+    """
+    depth: dict[str, float] = {e.actor: 0.0 for e in events if e.event == "recorded"}
+    rank: dict[int, float] = {}
+    for _ in range(len(events) + 1):  # relax to a fixed point; the chain is short
+        changed = False
+        for i, e in enumerate(events):
+            if e.event == "imported":
+                sources = [rank[j] for j, x in enumerate(events)
+                           if j in rank and x.event == "exported" and x.bundle == e.bundle]
+                value = min(sources) + 0.5 if sources else None
+            else:
+                value = depth.get(e.actor, None)
+                value = None if value is None else value + (0.5 if e.event == "exported" else 0.0)
+            if value is not None and rank.get(i) != value:
+                rank[i] = value
+                if e.event == "imported" and value < depth.get(e.actor, float("inf")):
+                    depth[e.actor] = value
+                changed = True
+        if not changed:
+            break
+    order = {"recorded": 0, "exported": 1, "imported": 2, "disclosed": 3}
+    unranked = float(len(events) + 1)
+    indexed = sorted(range(len(events)), key=lambda i: (
+        rank.get(i, unranked), events[i].time, order[events[i].event], events[i].actor))
+    return [events[i] for i in indexed]

@@ -49,6 +49,7 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db["custody"].create({"id": bytes, "envelope": bytes, "sealed": bytes}, pk="id")
     db["custody"].create_index(["envelope"])
     db["unreadable"].create({"envelope": bytes}, pk="envelope")
+    db["records"].create_index(["envelope"])
 
 
 MIGRATIONS = [_migrate_1, _migrate_2]  # index i takes schema version i to i + 1
@@ -142,6 +143,10 @@ class Index:
         r = self.db.execute("SELECT id, envelope, sealed FROM records WHERE id = ?",
                             [record_id]).fetchone()
         return RecordRow(r[0], r[1], r[2]) if r else None
+
+    def record_for_envelope(self, envelope_id: bytes) -> str | None:
+        r = self.db.execute("SELECT id FROM records WHERE envelope = ?", [envelope_id]).fetchone()
+        return r[0] if r else None
 
     def dedup_macs(self) -> set[bytes]:
         return {r[0] for r in self.db.execute("SELECT mac FROM dedup")}

@@ -245,11 +245,11 @@ class _Done:
 
 class Ingest:
     def __init__(self, keys: SecretKeys, sealer: MetaSealer, writer: RecordWriter, index: Index,
-                 *, tags: list[str], now: Callable[[], str],
+                 *, tags: list[str], now: Callable[[], str], recipients: list[bytes] = (),
                  progress: Callable[[int], None] | None = None) -> None:
         self._keys, self._sealer, self._writer, self._index = keys, sealer, writer, index
         self._keyer = crypto.ChunkKeyer(keys.convergence_secret)
-        self._tags, self._now = sorted(set(tags)), now
+        self._tags, self._now, self._recipients = sorted(set(tags)), now, list(recipients)
         self._progress = progress or (lambda n: None)
         self._known = index.dedup_macs()
         self._claimed: set[bytes] = set()
@@ -271,8 +271,8 @@ class Ingest:
         if self._tags:
             fields["tags"] = self._tags
         draft = Draft("evidence", fields, (attachment,))
-        record = create_record(self._keys, draft, chunks={sha.hex(): refs}, recipients=[],
-                               created=self._now())
+        record = create_record(self._keys, draft, chunks={sha.hex(): refs},
+                               recipients=self._recipients, created=self._now())
         meta = index_meta(record.statement, fields, [attachment])
         return record, self._sealer.seal(record.record_id, meta), recorded_event(
             self._keys, self._sealer, record)

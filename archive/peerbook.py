@@ -13,6 +13,7 @@ from .keys import IdentityCard, SecretKeys
 from .peers import Peer, Revocation, apply_revocation, check_revocation, new_peer, peer_revocation
 
 DEFAULT_RECIPIENTS = "default_recipients"
+UNVERIFIED = "unverified author (key not pinned here)"
 
 
 class PeerBook:
@@ -49,13 +50,13 @@ class PeerBook:
             raise TrustError(f"the bundle's sender {peer.name!r} was revoked on {peer.revoked}")
         return peer.card.sign_key
 
-    def describe(self, fingerprint: str) -> str:
+    def describe(self, fingerprint: str, *, unknown: str = UNVERIFIED) -> str:
         """How a signer is shown: ours, a pinned peer, a revoked one, or unverified."""
         if fingerprint == self._own.fingerprint:
             return "this archive's own key"
         peer = self.by_fingerprint(fingerprint)
         if peer is None:
-            return "unverified author (key not pinned here)"
+            return unknown
         if not peer.trusted:
             return f"{peer.name}, key REVOKED on {peer.revoked}"
         return f"{peer.name} ({peer.role}), pinned {peer.pinned[:10]}"

@@ -283,6 +283,10 @@ class Sync:
                 progress(len(data))
             if oid in held:
                 result.held_objects += 1
+                if kind == "envelope":  # delivered again by this bundle: custody says so
+                    imported.append(sign_event(self.keys, event="imported", envelope=oid,
+                                               record=self.index.record_for_envelope(oid),
+                                               peer=sender_fp, bundle=bundle_id, time=now))
                 continue
             if kind == "envelope":
                 opened = self._open_or_none(data)

@@ -76,9 +76,12 @@ def record(archive: Archive, title: str | None, text_file: str | None, attach: t
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--tag", "tags", multiple=True, help="Tag every new record; repeatable.")
+@click.option("--to", "to", multiple=True, metavar="PEER",
+              help="A pinned peer who may read them (default: `peers default`); repeatable.")
 @json_option
 @pass_unlocked_archive
-def add(archive: Archive, paths: tuple[Path, ...], tags: tuple[str, ...], as_json: bool) -> None:
+def add(archive: Archive, paths: tuple[Path, ...], tags: tuple[str, ...], to: tuple[str, ...],
+        as_json: bool) -> None:
     """Add evidence files and folders (recursively), one record per new file.
 
     A file whose content is already stored is reported as a duplicate.
@@ -95,7 +98,8 @@ def add(archive: Archive, paths: tuple[Path, ...], tags: tuple[str, ...], as_jso
             state["bar"].update(n)
 
     try:
-        summary = archive.add(list(paths), tags=list(tags), progress=progress, on_files=on_files)
+        summary = archive.add(list(paths), tags=list(tags), to=list(to), progress=progress,
+                              on_files=on_files)
     finally:
         if state.get("bar"):
             state["bar"].render_finish()
