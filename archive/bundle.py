@@ -208,6 +208,8 @@ class BundleReader:
         if size < _PREFIX + _SEALED_MESSAGE or (size - _PREFIX) % _SEALED_MESSAGE:
             raise IntegrityError("not a bundle addressed to us, or truncated or damaged")
         prefix = src.read(_PREFIX)
+        if len(prefix) != _PREFIX:  # the file shrank after its size was taken
+            raise _truncated()
         key = None
         for i in range(C.BUNDLE_STANZAS):  # try all: which slot is ours must not show
             opened = crypto.hidden_open(box_secret, prefix[i * C.BUNDLE_STANZA_BYTES:

@@ -291,7 +291,7 @@ class Ingest:
         sha = hashlib.sha256(data).digest()
         mac = self._sealer.dedup_mac(sha)
         done = _Done(task, mac)
-        if not self._claim(mac):
+        if mac in self._known:  # stored before this run (repeats within it: see run())
             return done
         done.chunks = [encrypt_chunk(self._keyer, c) for c in padded_chunks(data)]
         done.record, done.sealed_meta, done.custody = self._seal(task, sha, [c.ref() for c in done.chunks])
@@ -360,6 +360,10 @@ class Ingest:
                         raise item[1]
                     if item[0] == "small":
                         done = item[2].result()
+                        # Claimed here, in walk order, not by whichever worker finished first:
+                        # of two equal files the first one walked is recorded, the other a duplicate.
+                        if done.record is not None and not self._claim(done.mac):
+                            done = _Done(done.task, done.mac)
                         self._write_done(done, summary)
                         self._progress(done.task.size)
                     elif item[0] == "group":

@@ -328,8 +328,12 @@ def create_record(keys: SecretKeys, draft: Draft, *, chunks: dict[str, list[dict
         keys.card, draft, created=created, nonce=crypto.random_bytes(16),
         salts=[crypto.random_bytes(C.FIELD_SALT_BYTES) for _ in range(count)])
     data, signature = sign_statement(keys, statement)
-    envelope = seal_envelope(envelope_payload(statement, signature, disclosures, chunks),
-                             [keys.card.box_key, *recipients])
+    payload = envelope_payload(statement, signature, disclosures, chunks)
+    if len(payload) > C.MAX_OBJECT_BYTES - 64 * 1024:  # a pack entry's limit, with room for stanzas
+        raise UsageError("this record's files are too large for one record "
+                         f"(its chunk list needs {len(payload):,} bytes)",
+                         hint="split the evidence into files under about 100 GiB each")
+    envelope = seal_envelope(payload, [keys.card.box_key, *recipients])
     return SealedRecord(record_id(data), envelope, crypto.sha256(envelope), statement)
 
 

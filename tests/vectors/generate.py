@@ -1,0 +1,715 @@
+"""Generate the test vectors in tests/vectors/*.json (docs/format.md §15).
+
+Run once, by hand, when a format changes (spec, vectors and code change in the same commit):
+
+    .venv/bin/python -m tests.vectors.generate           # rewrite every *.json
+    .venv/bin/python -m tests.vectors.generate --check   # exit 1 if a file would change
+
+Every input is derived from a fixed label, so the output is byte-for-byte reproducible:
+even the envelopes' sealed-box stanzas, which the archive makes with fresh random
+ephemeral keys, are made here with fixed ephemeral keys (`unsafe_deterministic_seal`,
+the exact libsodium crypto_box_seal construction). The test run only reads the files
+(tests/vectors/test_vectors.py); it never calls this script.
+
+Each file is one case: {"kind", "name", "description", "expect", "inputs", "outputs"}.
+Binary values are lowercase hex; `expect` is ok | format | integrity | signature | trust
+| key (wrong passphrase) | usage (a request the library refuses).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import nacl.bindings
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from archive import constants as C
+from archive import crypto
+from archive.api import passphrase_bytes
+from archive.chunks import encrypt_chunk, padded_chunks
+from archive.encoding import canonical, group_fingerprint, padme, u16, u32
+from archive.keys import (SecretKeys, encode_secret_key_file, revocation_certificate,
+                          sign_card)
+from archive.records import Draft, build_statement, envelope_payload, field_digest, record_id
+from archive.store import pack_id_for
+from archive.textinput import parse_text
+
+HERE = Path(__file__).resolve().parent
+
+CREATED = "2024-03-14T09:26:53Z"
+CARD_CREATED = "2024-03-01T08:00:00Z"
+NAME = "Riverside field team (fictional)"
+# Not NFC on purpose: "e" + COMBINING ACUTE ACCENT. The key file holds the NFC form.
+PASSPHRASE = "cafe\u0301 lantern orbit meadow"
+
+
+def fixed(label: str, n: int = 32) -> bytes:
+    """A fixed pseudo-random input: SHA-256 of a label, cut or repeated to n bytes."""
+    out = b""
+    counter = 0
+    while len(out) < n:
+        out += hashlib.sha256(f"testimony test vector/{label}/{counter}".encode()).digest()
+        counter += 1
+    return out[:n]
+
+
+def h(data: bytes) -> str:
+    return data.hex()
+
+
+def pattern(size: int) -> bytes:
+    """The content of the synthetic evidence files: byte i is i mod 251."""
+    return (bytes(range(251)) * (size // 251 + 1))[:size]
+
+
+def unsafe_deterministic_seal(recipient_public: bytes, message: bytes, ephemeral_secret: bytes) -> bytes:
+    """libsodium crypto_box_seal with a FIXED ephemeral key. Test vectors only, never real data.
+
+    stanza = epk ‖ crypto_box(message, nonce = BLAKE2b-192(epk ‖ recipient_pk), recipient_pk, esk)
+    """
+    epk = nacl.bindings.crypto_scalarmult_base(ephemeral_secret)
+    nonce = nacl.bindings.crypto_generichash_blake2b_salt_personal(
+        epk + recipient_public, digest_size=C.XCHACHA_NONCE_BYTES)
+    return epk + nacl.bindings.crypto_box(message, nonce, recipient_public, ephemeral_secret)
+
+
+# --- identities used throughout ------------------------------------------------------------
+
+class Who:
+    def __init__(self, label: str, name: str) -> None:
+        self.seed = fixed(f"{label}/sign-seed")
+        self.box_secret = fixed(f"{label}/box-secret")
+        self.convergence_secret = fixed(f"{label}/convergence-secret")
+        self.index_key = fixed(f"{label}/index-key")
+        self.card = sign_card(self.seed, self.box_secret, name=name, created=CARD_CREATED)
+        self.keys = SecretKeys(self.seed, self.box_secret, self.convergence_secret, self.index_key,
+                               self.card)
+
+    def identity_inputs(self) -> dict[str, Any]:
+        return {"sign_seed": h(self.seed), "box_secret": h(self.box_secret),
+                "name": self.card.name, "created": self.card.created}
+
+
+AUTHOR = Who("author", NAME)
+LAWYER = Who("lawyer", "Lawyer (fictional)")
+STRANGER = Who("stranger", "Not a recipient (fictional)")
+
+CASES: dict[str, dict[str, Any]] = {}
+
+
+def case(file: str, kind: str, expect: str, description: str, inputs: dict[str, Any],
+         outputs: dict[str, Any] | None = None) -> None:
+    assert file not in CASES, file
+    CASES[file] = {"kind": kind, "name": file, "description": description, "expect": expect,
+                   "inputs": inputs, "outputs": outputs or {}}
+
+
+# --- §1 canonical JSON and times --------------------------------------------------------------
+
+def canonical_json() -> None:
+    ok = {
+        "key-order-utf16": ({"\ufb01": 1, "\U0001F600": 2, "a": 3, "": 4, "B": 5},
+                            "keys sort by UTF-16 code units: U+1F600 (D83D DE00) before U+FB01, "
+                            "although its code point is larger"),
+        "string-escapes": (["\u0000\u0001\u001f", "\b\t\n\f\r", "\"\\", "/", "\u007f", "\u2028\u2029",
+                            "é", "e\u0301"],
+                           "only \" \\ and C0 controls are escaped (\\b \\t \\n \\f \\r short forms, "
+                           "other controls as lowercase \\u00xx); '/', DEL, U+2028 and non-ASCII are "
+                           "raw UTF-8; text is not normalised (é and e+U+0301 stay distinct)"),
+        "integers": ([0, -1, 1, 9007199254740991, -9007199254740991],
+                     "integers only, within ±(2^53-1), shortest decimal form"),
+        "literals-nesting": ({"a": [True, False, None, {}, []], "b": {"c": {"d": "e"}}},
+                             "no whitespace anywhere"),
+    }
+    for name, (value, why) in ok.items():
+        case(f"canonical-json-{name}", "canonical_json", "ok", why, {"value": value},
+             {"canonical": h(canonical(value))})
+    bad = {
+        "whitespace": (b'{"a": 1}', "whitespace between tokens"),
+        "trailing-newline": (b'{"a":1}\n', "trailing bytes (a newline) after the value"),
+        "unsorted-keys": (b'{"b":1,"a":2}', "keys not in UTF-16 order"),
+        "codepoint-key-order": ('{"\ufb01":1,"\U0001F600":2}'.encode(),
+                                "keys sorted by code point instead of UTF-16 code units"),
+        "duplicate-keys": (b'{"a":1,"a":1}', "duplicate keys, even with equal values"),
+        "float": (b'[1.0]', "a fraction: floats are not allowed"),
+        "exponent": (b'[1e3]', "an exponent: floats are not allowed"),
+        "negative-zero": (b'[-0]', "-0 (its canonical form would be 0)"),
+        "leading-zero": (b'[01]', "a leading zero (not JSON)"),
+        "too-large-integer": (b'[9007199254740992]', "2^53 is outside the interoperable range"),
+        "too-small-integer": (b'[-9007199254740992]', "-2^53 is outside the interoperable range"),
+        "nan": (b'[NaN]', "NaN is not JSON"),
+        "needless-escape": (b'["\\u0041"]', "\\u0041 where the canonical form is A"),
+        "escaped-solidus": (b'["\\/"]', "\\/ where the canonical form is /"),
+        "uppercase-escape": (b'["\\u001F"]', "\\u001F where the canonical form is \\u001f"),
+        "long-escape": (b'["\\u000a"]', "\\u000a where the canonical form is \\n"),
+        "lone-surrogate": (b'["\\ud800"]', "a lone surrogate (not Unicode text)"),
+        "invalid-utf8": (b'["\xff"]', "bytes that are not UTF-8"),
+        "bom": (b'\xef\xbb\xbf{}', "a byte-order mark"),
+        "raw-control": (b'["\x01"]', "an unescaped control character"),
+    }
+    for name, (data, why) in bad.items():
+        case(f"canonical-json-reject-{name}", "canonical_json", "format",
+             f"a reader MUST reject: {why}", {"bytes": h(data)})
+
+
+def times() -> None:
+    for slug, text, expect, why in [
+        ("leap-day", "2024-02-29T23:59:59Z", "ok", "a leap day"),
+        ("no-such-date", "2023-02-29T00:00:00Z", "format", "no such date"),
+        ("second-60", "2024-01-01T00:00:60Z", "format", "leap seconds are not representable"),
+        ("hour-24", "2024-01-01T24:00:00Z", "format", "hour 24"),
+        ("space", "2024-01-01 00:00:00Z", "format", "a space instead of T"),
+        ("offset", "2024-01-01T00:00:00+00:00", "format", "an offset instead of Z"),
+        ("fraction", "2024-01-01T00:00:00.5Z", "format", "fractional seconds"),
+        ("lowercase", "2024-01-01t00:00:00z", "format", "lowercase t and z"),
+        ("arabic-indic-digits", "\u0662\u0660\u0662\u0664-01-01T00:00:00Z", "format",
+         "non-ASCII digits"),
+        ("year-0", "0000-01-01T00:00:00Z", "format", "year 0"),
+    ]:
+        case(f"time-{slug}", "time", expect, f"UTC time YYYY-MM-DDTHH:MM:SSZ: {why}", {"text": text})
+
+
+# --- §3 Padmé and stanza counts -------------------------------------------------------------
+
+def tables() -> None:
+    lengths = [0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 100, 255, 256, 1000, 1023, 1024, 1025, 4095,
+               65537, 1_000_000, 1_048_576, 1_048_577, 2_500_000, 10**9, 2**40 + 1]
+    case("padme-table", "padme", "ok",
+         "Padmé(L): E = floor(log2 L), S = floor(log2 E) + 1, mask = 2^(E-S) - 1, "
+         "Padmé(L) = (L + mask) & ~mask; Padmé(0) = 0, Padmé(1) = 1",
+         {}, {"table": [[n, padme(n)] for n in lengths]})
+    case("stanza-count-table", "stanza_count", "ok",
+         "stanzas n = max(4, distinct recipients rounded up to a multiple of 4), author included",
+         {}, {"table": [[r, max(4, -(-r // 4) * 4)] for r in (1, 2, 3, 4, 5, 8, 9, 63, 64)]})
+    case("stanza-count-too-many", "stanza_count", "usage",
+         "65 distinct recipients exceed the 64 stanzas an envelope may have", {"recipients": 65})
+
+
+# --- §4-5 identities ---------------------------------------------------------------------------
+
+def identities() -> None:
+    card = AUTHOR.card
+    case("fingerprint", "fingerprint", "ok",
+         "SHA-256('testimony/v1/fingerprint\\0' ‖ sign_key ‖ box_key); people read the first 32 "
+         "hex digits, uppercase, in groups of 4",
+         {"sign_key": h(card.sign_key), "box_key": h(card.box_key)},
+         {"fingerprint": card.fingerprint, "short": group_fingerprint(card.fingerprint)})
+    unsigned = canonical(card.unsigned_dict())
+    case("identity-card", "identity_card", "ok",
+         "an identity card from fixed seeds: Ed25519 self-signature over "
+         "'testimony/v1/identity\\0' ‖ canonical(card without self_signature)",
+         AUTHOR.identity_inputs(),
+         {"sign_key": h(card.sign_key), "box_key": h(card.box_key), "unsigned": h(unsigned),
+          "self_signature": h(card.self_signature), "card": h(card.to_bytes()),
+          "file": h(card.to_bytes() + b"\n"), "fingerprint": card.fingerprint})
+
+    def bad_card(name: str, expect: str, why: str, value: dict[str, Any] | None = None,
+                 raw: bytes | None = None) -> None:
+        data = raw if raw is not None else canonical(value)
+        case(f"identity-card-{name}", "identity_card", expect, why, {"card": h(data)})
+
+    d = card.to_dict()
+    other = LAWYER.card
+    bad_card("wrong-self-signature", "signature", "the self-signature of another card",
+             {**d, "self_signature": h(other.self_signature)})
+    bad_card("renamed", "signature", "the name changed after signing", {**d, "name": "Someone else"})
+    bad_card("extra-field", "format", "an unknown field", {**d, "email": "x@example.org"})
+    bad_card("missing-field", "format", "no created field", {k: v for k, v in d.items() if k != "created"})
+    bad_card("version-2", "format", "an unknown version", {**d, "version": 2})
+    bad_card("version-true", "format", "version true is not the integer 1", {**d, "version": True})
+    bad_card("wrong-type", "format", "type is not testimony/identity", {**d, "type": "testimony/statement"})
+    bad_card("uppercase-hex", "format", "a key in uppercase hex", {**d, "sign_key": d["sign_key"].upper()})
+    bad_card("empty-name", "format", "an empty name", {**d, "name": ""})
+    bad_card("two-newlines", "format", "more than one trailing newline",
+             raw=card.to_bytes() + b"\n\n")
+    bad_card("not-canonical", "format", "pretty-printed JSON",
+             raw=json.dumps(d, indent=1, sort_keys=True).encode())
+
+    cert = revocation_certificate(AUTHOR.seed, card, created=CREATED)
+    body = {"type": C.REVOCATION_TYPE, "version": 1, "fingerprint": card.fingerprint,
+            "sign_key": h(card.sign_key), "box_key": h(card.box_key), "created": CREATED}
+    case("revocation", "revocation", "ok",
+         "a revocation certificate: Ed25519 over 'testimony/v1/revocation\\0' ‖ canonical(body "
+         "without signature); the file is the canonical certificate and one LF",
+         {**AUTHOR.identity_inputs(), "revocation_created": CREATED},
+         {"unsigned": h(canonical(body)), "certificate": h(cert), "file": h(cert + b"\n")})
+    cert_d = json.loads(cert)
+    case("revocation-wrong-fingerprint", "revocation", "format",
+         "the fingerprint field does not match sign_key and box_key",
+         {"certificate": h(canonical({**cert_d, "fingerprint": other.fingerprint}))})
+    case("revocation-bad-signature", "revocation", "signature",
+         "the created time changed after signing",
+         {"certificate": h(canonical({**cert_d, "created": "2025-01-01T00:00:00Z"}))})
+    case("revocation-signed-as-identity", "revocation", "signature",
+         "signed with the identity label instead of the revocation label",
+         {"certificate": h(canonical({**cert_d, "signature": h(crypto.sign(
+             AUTHOR.seed, purpose=C.IDENTITY, message=canonical(body)))}))})
+
+
+# --- §6 secret key file ---------------------------------------------------------------------------
+
+def secret_key_file() -> None:
+    ops, mem = C.KDF_PROFILES["interactive"]
+    salt, nonce = fixed("keyfile/salt", C.SALT_BYTES), fixed("keyfile/nonce", C.XCHACHA_NONCE_BYTES)
+    pw = passphrase_bytes(PASSPHRASE)
+    assert pw != PASSPHRASE.encode() and unicodedata.is_normalized("NFC", pw.decode())
+    blob = encode_secret_key_file(AUTHOR.keys, pw, opslimit=ops, memlimit=mem, salt=salt, nonce=nonce)
+    header = C.SECRET_KEY_MAGIC + u32(ops) + u32(mem) + salt
+    kdf_key = crypto.argon2id(pw, salt, opslimit=ops, memlimit=mem)
+    payload = AUTHOR.seed + AUTHOR.box_secret + AUTHOR.convergence_secret + AUTHOR.index_key \
+        + AUTHOR.card.to_bytes()
+    inputs = {**AUTHOR.identity_inputs(), "convergence_secret": h(AUTHOR.convergence_secret),
+              "index_key": h(AUTHOR.index_key), "passphrase": PASSPHRASE, "profile": "interactive",
+              "opslimit": ops, "memlimit": mem, "salt": h(salt), "nonce": h(nonce)}
+    case("secret-key-file", "secret_key_file", "ok",
+         "identity.secret with the interactive profile and a fixed salt and nonce. The passphrase "
+         "is given in NFD and is NFC-normalised then UTF-8-encoded before Argon2id",
+         inputs,
+         {"passphrase_bytes": h(pw), "header": h(header), "kdf_key": h(kdf_key),
+          "payload": h(payload), "file": h(blob), "fingerprint": AUTHOR.card.fingerprint})
+
+    def bad(name: str, expect: str, why: str, data: bytes, passphrase: str = PASSPHRASE) -> None:
+        case(f"secret-key-file-{name}", "secret_key_file", expect, why,
+             {"file": h(data), "passphrase": passphrase})
+
+    at = len(C.SECRET_KEY_MAGIC)
+    bad("wrong-passphrase", "key", "the wrong passphrase (one that is not NFC-equivalent)", blob,
+        "cafe lantern orbit meadow")
+    flipped = bytearray(blob)
+    flipped[-1] ^= 1
+    bad("flipped-tag", "key", "the last byte (of the Poly1305 tag) flipped", bytes(flipped))
+    salted = bytearray(blob)
+    salted[at + 8] ^= 1
+    bad("flipped-salt", "key", "a salt byte flipped (the header is the AAD, and the key differs)",
+        bytes(salted))
+    bad("opslimit-too-low", "format", "opslimit 1 (checked before deriving)",
+        blob[:at] + u32(1) + blob[at + 4:])
+    bad("opslimit-too-high", "format", "opslimit 9 (checked before deriving)",
+        blob[:at] + u32(9) + blob[at + 4:])
+    bad("memlimit-too-low", "format", "memlimit 32 MiB (checked before deriving)",
+        blob[:at + 4] + u32(32 * 1024 * 1024) + blob[at + 8:])
+    bad("memlimit-too-high", "format", "memlimit 4 GiB - 1 (checked before deriving: a hostile "
+        "file must not make the reader allocate it)", blob[:at + 4] + u32(2**32 - 1) + blob[at + 8:])
+    bad("wrong-magic", "format", "an unknown magic (version 2)",
+        b"TESTIMONY-SECRET-2\n" + blob[at:])
+    bad("truncated", "format", "shorter than header + nonce + tag + 128 bytes of keys",
+        blob[:at + 8 + 16 + 24 + 16 + 127])
+
+
+# --- §7 statements ----------------------------------------------------------------------------------
+
+ATTACHMENT_FILE = pattern(1000)
+
+
+def attachment_value(name: str = "clinic/notice.txt") -> dict[str, Any]:
+    return {"name": name, "media_type": "text/plain", "size": len(ATTACHMENT_FILE),
+            "sha256": hashlib.sha256(ATTACHMENT_FILE).hexdigest()}
+
+
+TESTIMONY_FIELDS: dict[str, Any] = {
+    "title": "Wounded man refused at the Riverside clinic",
+    "body": "Медсестра сказала: «не принимаем».\nCafe\u0301 (NFD, kept as typed)\r\n",
+    "language": "ru",
+    "tags": ["hospital-refusal", "riverside"],
+    "witness": {"pseudonym": "W-17", "consent": "legal"},
+    "location": "Riverside district (fictional)",
+}
+
+
+def field_digests() -> None:
+    for name, value in [*TESTIMONY_FIELDS.items(), ("attachment", attachment_value())]:
+        salt = fixed(f"field-salt/{name}", C.FIELD_SALT_BYTES)
+        case(f"field-digest-{name}", "field_digest", "ok",
+             "SHA-256('testimony/v1/field\\0' ‖ 16-byte salt ‖ canonical([name, value]))",
+             {"salt": h(salt), "name": name, "value": value},
+             {"preimage": h(canonical([name, value])), "digest": h(field_digest(salt, name, value))})
+    salt = fixed("field-salt/bad", C.FIELD_SALT_BYTES)
+    for slug, name, value, why in [
+        ("unknown-name", "author", "x", "a field name outside title, body, language, tags, witness, "
+         "location, attachment"),
+        ("witness-bad-consent", "witness", {"pseudonym": "W-1", "consent": "secret"},
+         "consent is not internal, legal or public"),
+        ("witness-extra-key", "witness", {"pseudonym": "W-1", "consent": "legal", "name": "x"},
+         "witness has a key besides pseudonym and consent"),
+        ("tags-not-strings", "tags", ["a", 1], "tags must be a list of strings"),
+        ("title-not-string", "title", 7, "title must be a string"),
+        ("attachment-uppercase-sha", "attachment",
+         {**attachment_value(), "sha256": attachment_value()["sha256"].upper()},
+         "an attachment's sha256 must be 64 lowercase hex digits"),
+        ("attachment-negative-size", "attachment", {**attachment_value(), "size": -1},
+         "an attachment's size must be a non-negative integer"),
+        ("attachment-size-bool", "attachment", {**attachment_value(), "size": True},
+         "an attachment's size must be an integer, not true"),
+    ]:
+        case(f"field-digest-reject-{slug}", "field_digest", "format", why,
+             {"salt": h(salt), "name": name, "value": value})
+
+
+def statement_inputs(fields: dict[str, Any], attachments: list[dict[str, Any]], *, kind: str = "testimony",
+                     supersedes: tuple[str, ...] = (), label: str = "statement") -> dict[str, Any]:
+    items = [*fields, *("attachment" for _ in attachments)]
+    return {"sign_seed": h(AUTHOR.seed), "box_secret": h(AUTHOR.box_secret), "name": AUTHOR.card.name,
+            "kind": kind, "fields": fields, "attachments": attachments,
+            "supersedes": list(supersedes), "created": CREATED, "nonce": h(fixed(f"{label}/nonce", 16)),
+            "salts": [h(fixed(f"{label}/salt/{i}", C.FIELD_SALT_BYTES)) for i in range(len(items))]}
+
+
+def make_statement(inputs: dict[str, Any]) -> tuple[dict[str, Any], list[list[Any]], bytes, bytes]:
+    draft = Draft(inputs["kind"], dict(inputs["fields"]), tuple(inputs["attachments"]),
+                  tuple(inputs["supersedes"]))
+    statement, disclosures = build_statement(
+        AUTHOR.card, draft, created=inputs["created"], nonce=bytes.fromhex(inputs["nonce"]),
+        salts=[bytes.fromhex(s) for s in inputs["salts"]])
+    data = canonical(statement)
+    return statement, disclosures, data, crypto.sign(AUTHOR.seed, purpose=C.STATEMENT, message=data)
+
+
+def statements() -> None:
+    testimony = statement_inputs(TESTIMONY_FIELDS, [attachment_value()])
+    st, disc, data, sig = make_statement(testimony)
+    case("statement-testimony", "statement", "ok",
+         "a testimony with every field and one attachment; salts are given in the order fields "
+         "(as listed) then attachments; digests and disclosures are sorted by digest",
+         testimony, {"statement": h(data), "signature": h(sig), "record_id": record_id(data),
+                     "disclosures": disc})
+    evidence = statement_inputs({"title": "clinic/photos/door-1.jpg", "tags": ["riverside"]},
+                                [attachment_value("clinic/photos/door-1.jpg")], kind="evidence",
+                                supersedes=(record_id(data),), label="statement-evidence")
+    st2, disc2, data2, sig2 = make_statement(evidence)
+    case("statement-evidence", "statement", "ok",
+         "an evidence record as `add` makes it (title = the file's name), superseding a record",
+         evidence, {"statement": h(data2), "signature": h(sig2), "record_id": record_id(data2),
+                    "disclosures": disc2})
+
+    def bad(name: str, expect: str, why: str, statement: dict[str, Any] | None = None,
+            raw: bytes | None = None, signature: bytes | None = None, sign: bool = True) -> None:
+        data_ = raw if raw is not None else canonical(statement)
+        if signature is None:
+            signature = crypto.sign(AUTHOR.seed, purpose=C.STATEMENT, message=data_) if sign else sig
+        case(f"statement-{name}", "statement", expect, why,
+             {"statement": h(data_), "signature": h(signature)})
+
+    bad("not-canonical", "format", "the statement bytes are not canonical (a space), though signed",
+        raw=data.replace(b'"kind":', b'"kind": '))
+    bad("bad-signature", "signature", "the signature of another statement", st2, sign=False)
+    bad("signature-other-label", "signature", "signed with the record label, not the statement label",
+        st, signature=crypto.sign(AUTHOR.seed, purpose=C.RECORD, message=data))
+    bad("signed-by-another-key", "signature", "signed by a key other than author.sign_key", st,
+        signature=crypto.sign(LAWYER.seed, purpose=C.STATEMENT, message=data))
+    bad("version-true", "format", "version true is not the integer 1", {**st, "version": True})
+    bad("unknown-kind", "format", "kind is neither testimony nor evidence", {**st, "kind": "rumour"})
+    bad("extra-field", "format", "an unknown top-level field", {**st, "x": 1})
+    bad("unsorted-fields", "format", "fields not sorted", {**st, "fields": st["fields"][::-1]})
+    bad("repeated-field", "format", "a digest listed twice",
+        {**st, "fields": sorted(st["fields"] + st["fields"][:1])})
+    bad("fields-not-hex", "format", "a fields entry that is not a 32-byte hex digest",
+        {**st, "fields": [{}]})
+    bad("short-nonce", "format", "a nonce of 8 bytes, not 16", {**st, "nonce": "00" * 8})
+    bad("bad-time", "format", "created is not a UTC time", {**st, "created": "2024-03-14"})
+
+
+# --- §8 envelopes -------------------------------------------------------------------------------------
+
+def stanza_keys(label: str, real: list[bytes], n: int, positions: list[int]) -> list[dict[str, str]]:
+    """n stanza recipes: real recipients at `positions`, throwaway keys elsewhere."""
+    out, real_iter = [], iter(real)
+    for i in range(n):
+        if i in positions:
+            pk = next(real_iter)
+        else:
+            pk = crypto.box_public_key(fixed(f"{label}/throwaway/{i}"))
+        out.append({"recipient_box_key": h(pk), "ephemeral_secret": h(fixed(f"{label}/ephemeral/{i}"))})
+    return out
+
+
+def build_envelope(stanzas: list[dict[str, str]], data_key: bytes, nonce: bytes, payload: bytes,
+                   *, count: int | None = None, magic: bytes = C.ENVELOPE_MAGIC) -> bytes:
+    body = b"".join(unsafe_deterministic_seal(bytes.fromhex(s["recipient_box_key"]), data_key,
+                                              bytes.fromhex(s["ephemeral_secret"])) for s in stanzas)
+    head = magic + u16(len(stanzas) if count is None else count) + body + nonce
+    _, sealed = crypto.xchacha_encrypt(data_key, payload, aad=head, nonce=nonce)
+    return head + sealed
+
+
+def frame(body: bytes, *, extra_zeros: int = 0) -> bytes:
+    framed = u32(len(body)) + body
+    return framed + bytes(-len(framed) % C.ENVELOPE_PAD_MULTIPLE + extra_zeros)
+
+
+def chunk_refs(data: bytes, secret: bytes) -> list[dict[str, Any]]:
+    keyer = crypto.ChunkKeyer(secret)
+    return [encrypt_chunk(keyer, c).ref() for c in padded_chunks(data)]
+
+
+def envelopes() -> None:
+    inputs = statement_inputs(TESTIMONY_FIELDS, [attachment_value()])
+    st, disc, data, sig = make_statement(inputs)
+    sha = attachment_value()["sha256"]
+    chunks = {sha: chunk_refs(ATTACHMENT_FILE, AUTHOR.convergence_secret)}
+    payload = envelope_payload(st, sig, disc, chunks)
+    data_key = fixed("envelope/data-key")
+    nonce = fixed("envelope/nonce", C.XCHACHA_NONCE_BYTES)
+    stanzas = stanza_keys("envelope", [AUTHOR.card.box_key], 4, [2])
+    env = build_envelope(stanzas, data_key, nonce, payload)
+    body = json.loads(payload[4:4 + int.from_bytes(payload[:4], "big")])
+    ct_at = len(C.ENVELOPE_MAGIC) + 2 + 4 * C.SEALED_BOX_BYTES + C.XCHACHA_NONCE_BYTES
+    common_out = {"record_id": record_id(data), "statement": h(data), "signature": h(sig),
+                  "disclosures": disc, "chunks": chunks}
+    case("envelope-author", "envelope", "ok",
+         "a testimony sealed to its author alone: 4 stanzas, the author's in slot 2, the others "
+         "sealed to throwaway keys. Stanzas use fixed ephemeral keys (a writer MUST use fresh "
+         "random ones). AAD = every byte before the ciphertext, the nonce included",
+         {"box_secret": h(AUTHOR.box_secret), "data_key": h(data_key), "nonce": h(nonce),
+          "stanzas": stanzas, "payload_json": body, "attachment_file": h(ATTACHMENT_FILE),
+          "convergence_secret": h(AUTHOR.convergence_secret)},
+         {**common_out, "payload": h(payload), "aad": h(env[:ct_at]), "envelope": h(env)})
+
+    # Five distinct recipients → 8 stanzas; opened by the lawyer, not the author.
+    extra = [crypto.box_public_key(fixed(f"envelope-8/peer/{i}")) for i in range(3)]
+    real = [AUTHOR.card.box_key, LAWYER.card.box_key, *extra]
+    data_key8, nonce8 = fixed("envelope-8/data-key"), fixed("envelope-8/nonce", C.XCHACHA_NONCE_BYTES)
+    stanzas8 = stanza_keys("envelope-8", real, 8, [0, 3, 4, 6, 7])
+    env8 = build_envelope(stanzas8, data_key8, nonce8, payload)
+    case("envelope-eight-stanzas", "envelope", "ok",
+         "the same record sealed to 5 distinct recipients (8 stanzas), opened with the lawyer's "
+         "box key: a new envelope, the same record id",
+         {"box_secret": h(LAWYER.box_secret), "data_key": h(data_key8), "nonce": h(nonce8),
+          "stanzas": stanzas8, "payload_json": body},
+         {**common_out, "payload": h(payload), "envelope": h(env8)})
+
+    def bad(name: str, expect: str, why: str, envelope: bytes, box_secret: bytes = AUTHOR.box_secret) -> None:
+        case(f"envelope-{name}", "envelope", expect, why,
+             {"envelope": h(envelope), "box_secret": h(box_secret)})
+
+    def resealed(payload_: bytes, label: str, **kw: Any) -> bytes:
+        return build_envelope(stanzas, data_key, fixed(f"envelope/{label}/nonce", 24), payload_, **kw)
+
+    def with_body(label: str, **changes: Any) -> bytes:
+        return resealed(frame(canonical({**body, **changes})), label)
+
+    flip = bytearray(env)
+    flip[-100] ^= 0x40
+    bad("flipped-ciphertext", "integrity", "one ciphertext byte flipped", bytes(flip))
+    flip = bytearray(env)
+    flip[ct_at - 1] ^= 1
+    bad("flipped-nonce", "integrity", "one nonce byte flipped (the nonce is in the AAD too)", bytes(flip))
+    flip = bytearray(env)
+    stanza2 = len(C.ENVELOPE_MAGIC) + 2 + 2 * C.SEALED_BOX_BYTES
+    flip[stanza2 + 40] ^= 1
+    bad("flipped-own-stanza", "trust", "a byte of the reader's own stanza flipped: no stanza opens",
+        bytes(flip))
+    flip = bytearray(env)
+    flip[len(C.ENVELOPE_MAGIC) + 2 + 5] ^= 1
+    bad("flipped-other-stanza", "integrity",
+        "a byte of another stanza flipped: ours still opens, but the AAD no longer matches",
+        bytes(flip))
+    bad("not-a-recipient", "trust", "opened with a box key that is not among the stanzas", env,
+        STRANGER.box_secret)
+    magic_at = len(C.ENVELOPE_MAGIC)
+    for n, why in [(5, "5 is not a multiple of 4"), (0, "0 stanzas"), (68, "68 > 64 stanzas"),
+                   (2, "2 < 4 stanzas")]:
+        bad(f"stanza-count-{n}", "format", f"the stanza count is {n}: {why}",
+            env[:magic_at] + u16(n) + env[magic_at + 2:])
+    bad("wrong-magic", "format", "an unknown magic", b"TESTIMONY-ENVELOPE-2\n" + env[magic_at:])
+    bad("truncated", "format", "shorter than the stanzas, nonce, tag and 1 KiB",
+        env[:ct_at + 16 + C.ENVELOPE_PAD_MULTIPLE - 1])
+    bad("truncated-tag", "integrity", "the last byte missing: the ciphertext fails authentication",
+        env[:-1])
+
+    non_canonical = payload[4:4 + int.from_bytes(payload[:4], "big")].replace(b'"chunks":', b'"chunks": ')
+    bad("payload-not-canonical", "format", "the payload JSON has a space", resealed(frame(non_canonical), "nc"))
+    bad("payload-unknown-field", "format", "the payload has an extra key", with_body("extra", extra=1))
+    nonzero = bytearray(payload)
+    nonzero[-1] = 1
+    bad("payload-padding-not-zero", "format", "a padding byte is not zero", resealed(bytes(nonzero), "nz"))
+    bad("payload-padding-not-minimal", "format", "1 KiB more zeros than needed",
+        resealed(frame(canonical(body), extra_zeros=C.ENVELOPE_PAD_MULTIPLE), "nm"))
+    bad("payload-length-too-large", "format", "the u32 length points past the payload",
+        resealed(u32(len(payload)) + payload[4:], "len"))
+    other_sig = crypto.sign(LAWYER.seed, purpose=C.STATEMENT, message=data)
+    bad("bad-signature", "signature", "the statement signed by a key that is not its author's",
+        with_body("sig", signature=h(other_sig)))
+    st_true = {**st, "version": True}
+    bad("statement-version-true", "format", "a statement with version true (signed by its author)",
+        with_body("vtrue", statement=st_true, signature=h(crypto.sign(
+            AUTHOR.seed, purpose=C.STATEMENT, message=canonical(st_true)))))
+    altered = [[s, n, (v + " (edited)" if n == "body" else v)] for s, n, v in disc]
+    bad("disclosure-altered", "integrity", "the disclosed body differs from what the statement commits to",
+        with_body("alt", disclosures=altered))
+    bad("disclosure-missing", "integrity", "one committed field is not disclosed",
+        with_body("miss", disclosures=[d for d in disc if d[1] != "witness"]))
+    bad("disclosure-repeated", "integrity", "a disclosure given twice",
+        with_body("rep", disclosures=disc + disc[:1]))
+    short = {sha: [{**chunks[sha][0], "size": 1000}]}
+    bad("chunks-short", "format", "the chunk sizes do not add up to Padmé(attachment size)",
+        with_body("short", chunks=short))
+    bad("chunks-missing", "format", "no chunk list for the attachment", with_body("nochunks", chunks={}))
+    bad("chunk-size-true", "format", "a chunk size that is true, not an integer",
+        with_body("ctrue", chunks={sha: [{**chunks[sha][0], "size": True}]}))
+
+
+# --- §9 evidence chunks -------------------------------------------------------------------------------
+
+def chunk_vectors() -> None:
+    secret = fixed("chunk/convergence-secret")
+    keyer = crypto.ChunkKeyer(secret)
+    for name, plain in [("short", b"Riverside clinic notice (fictional)\n"),
+                        ("zeros-1024", bytes(1024))]:
+        c = encrypt_chunk(keyer, plain)
+        case(f"chunk-{name}", "chunk", "ok",
+             "key = HMAC-SHA256(convergence_secret, 'testimony/v1/chunk\\0' ‖ chunk); object = "
+             "AES-256-GCM(key, nonce = 12 zero bytes, chunk, AAD = 'testimony/v1/chunk' without "
+             "NUL) = ciphertext ‖ 16-byte tag; id = SHA-256(object)",
+             {"convergence_secret": h(secret), "chunk": h(plain)},
+             {"key": h(c.key), "object": h(c.obj), "id": h(c.object_id)})
+    c = encrypt_chunk(keyer, b"Riverside clinic notice (fictional)\n")
+    flipped = bytearray(c.obj)
+    flipped[0] ^= 1
+    case("chunk-flipped-object", "chunk", "integrity", "one byte of the object flipped",
+         {"key": h(c.key), "object": h(bytes(flipped))})
+    wrong_aad = AESGCM(c.key).encrypt(bytes(12), b"Riverside clinic notice (fictional)\n",
+                                             C.CHUNK)
+    case("chunk-aad-with-nul", "chunk", "integrity",
+         "encrypted with the AAD 'testimony/v1/chunk\\0' (with the NUL): the AAD has no NUL",
+         {"key": h(c.key), "object": h(wrong_aad)})
+
+    for size in (0, 1000, 2_500_000):
+        data = pattern(size)
+        refs = chunk_refs(data, secret)
+        case(f"chunked-file-{size}", "chunked_file", "ok",
+             "a file whose byte i is i mod 251, followed by zeros up to Padmé(size), cut into "
+             "1 MiB chunks (the last one shorter)",
+             {"convergence_secret": h(secret), "size": size, "content": "byte i = i mod 251"},
+             {"padded_size": padme(size), "sha256": hashlib.sha256(data).hexdigest(), "chunks": refs})
+
+
+# --- §10 packs ---------------------------------------------------------------------------------------
+
+def packs() -> None:
+    objects = [b"first object (fictional)", bytes(range(256)), b""]
+    ids = [hashlib.sha256(o).digest() for o in objects]
+    pack = C.PACK_MAGIC + b"".join(i + u32(len(o)) + o for i, o in zip(ids, objects))
+    pid = pack_id_for(ids)
+    offsets, at = [], len(C.PACK_MAGIC)
+    for o in objects:
+        offsets.append([at + 36, len(o)])
+        at += 36 + len(o)
+    case("pack", "pack", "ok",
+         "a pack of three objects (one empty): magic ‖ (id ‖ u32 length ‖ bytes)*; pack id = "
+         "SHA-256('testimony/v1/pack\\0' ‖ the ids in order)",
+         {"objects": [h(o) for o in objects]},
+         {"ids": [h(i) for i in ids], "pack_id": pid, "pack": h(pack), "entries": offsets})
+
+    def bad(name: str, expect: str, why: str, data: bytes, pack_id: str = pid) -> None:
+        case(f"pack-{name}", "pack", expect, why, {"pack_id": pack_id, "pack": h(data)})
+
+    swapped = C.PACK_MAGIC + b"".join(i + u32(len(o)) + o for i, o in zip(ids[::-1], objects[::-1]))
+    bad("entries-reordered", "integrity", "the same entries in another order: the name no longer matches",
+        swapped)
+    bad("wrong-magic", "format", "an unknown magic", b"TESTIMONY-PACK-2\n" + pack[len(C.PACK_MAGIC):])
+    bad("truncated-entry", "format", "the last entry's head cut short", pack[:-10])
+    flipped = bytearray(pack)
+    flipped[len(C.PACK_MAGIC) + 36] ^= 1
+    bad("flipped-object", "integrity", "a byte of the first object flipped (found when reading data)",
+        bytes(flipped))
+    bad("length-past-end", "format", "an entry length that points past the end of the file",
+        C.PACK_MAGIC + ids[0] + u32(10**6) + objects[0])
+    bad("oversized-entry", "format", "an entry length above the 17 MiB object limit",
+        C.PACK_MAGIC + ids[0] + u32(C.MAX_OBJECT_BYTES + 1) + objects[0])
+
+
+# --- §11 index --------------------------------------------------------------------------------------
+
+def index_vectors() -> None:
+    index_key = AUTHOR.index_key
+    meta_key = crypto.derive_key(index_key, C.INDEX_META)
+    dedup_key = crypto.derive_key(index_key, C.INDEX_DEDUP)
+    inputs = statement_inputs(TESTIMONY_FIELDS, [attachment_value()])
+    st, disc, data, sig = make_statement(inputs)
+    rid = record_id(data)
+    meta = {"kind": st["kind"], "created": st["created"], "author": st["author"]["name"],
+            "author_fingerprint": AUTHOR.card.fingerprint, "supersedes": [],
+            "fields": TESTIMONY_FIELDS, "attachments": [attachment_value()]}
+    nonce = fixed("index/nonce", C.XCHACHA_NONCE_BYTES)
+    _, ct = crypto.xchacha_encrypt(meta_key, canonical(meta), aad=rid.encode(), nonce=nonce)
+    file_sha = bytes.fromhex(attachment_value()["sha256"])
+    case("index-meta", "index", "ok",
+         "meta_key = HKDF-SHA256(index_key, salt none, info 'testimony/v1/index/meta\\0'); sealed = "
+         "nonce ‖ XChaCha20-Poly1305(meta_key, canonical(meta), AAD = the record id as 64 ASCII hex "
+         "digits); dedup_key likewise with 'testimony/v1/index/dedup\\0'; dedup mac = "
+         "HMAC-SHA256(dedup_key, 'testimony/v1/index/dedup\\0' ‖ the file's raw 32-byte SHA-256)",
+         {"index_key": h(index_key), "record_id": rid, "meta": meta, "nonce": h(nonce),
+          "file_sha256": h(file_sha)},
+         {"meta_key": h(meta_key), "dedup_key": h(dedup_key), "sealed": h(nonce + ct),
+          "dedup_mac": h(crypto.keyed_hash(dedup_key, C.INDEX_DEDUP, file_sha))})
+    other = "0" * 64
+    case("index-meta-swapped-row", "index", "integrity",
+         "the sealed metadata of one record opened under another record id (rows swapped)",
+         {"index_key": h(index_key), "record_id": other, "sealed": h(nonce + ct)})
+
+
+# --- §13 the text header block -----------------------------------------------------------------------
+
+def text_headers() -> None:
+    for name, text, expect, why in [
+        ("full", "title: Refused\nTags: a, b\nwitness: W-3\nconsent: legal\nlocation: Riverside\n"
+         "language: en\n---\nThey said no.\n", "ok", "every key; keys are case-insensitive"),
+        ("no-header", "They said no.\ntitle: not a header\n---\n", "ok",
+         "the first line is not a known key: the whole text is the body"),
+        ("no-separator", "title: looks like a header\nbut there is no separator line\n", "ok",
+         "no `---` line: the whole text is the body"),
+        ("crlf", "title: Refused\r\n---\r\nThey said no.\r\n", "ok",
+         "CRLF line ends: the header lines lose their CR, the body keeps its bytes"),
+        ("empty-values", "title: \nwitness:\n---\nbody\n", "ok", "empty values are omitted"),
+        ("unknown-key", "title: Refused\nwitnes: W-3\n---\nbody\n", "usage",
+         "a typo in the header is an error, not body text"),
+        ("repeated-key", "title: a\ntitle: b\n---\n", "usage", "a key given twice"),
+    ]:
+        outputs = {}
+        if expect == "ok":
+            parsed = parse_text(text)
+            outputs = {"header": parsed.header, "body": parsed.body}
+        case(f"text-header-{name}", "text_header", expect, why, {"text": text}, outputs)
+
+
+def generate() -> dict[str, str]:
+    canonical_json()
+    times()
+    tables()
+    identities()
+    secret_key_file()
+    field_digests()
+    statements()
+    envelopes()
+    chunk_vectors()
+    packs()
+    index_vectors()
+    text_headers()
+    return {f"{name}.json": json.dumps(c, indent=2, ensure_ascii=False) + "\n" for name, c in CASES.items()}
+
+
+def main(argv: list[str]) -> int:
+    files = generate()
+    existing = {p.name for p in HERE.glob("*.json")}
+    if "--check" in argv:
+        stale = sorted(n for n, text in files.items()
+                       if not (HERE / n).exists() or (HERE / n).read_text(encoding="utf-8") != text)
+        stale += sorted(existing - set(files))
+        for n in stale:
+            print(f"would change: {n}")
+        return 1 if stale else 0
+    for n in existing - set(files):
+        (HERE / n).unlink()
+    for n, text in files.items():
+        (HERE / n).write_text(text, encoding="utf-8")
+    print(f"wrote {len(files)} vectors to {HERE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
