@@ -48,3 +48,31 @@ def invoke(cli_env):
 def initialised(run) -> None:
     r = run("init", "--name", "CLI test team", "--kdf", TEST_KDF)
     assert r.exit_code == 0, r.output
+
+
+@pytest.fixture
+def cli_home(tmp_path):
+    """A CliHome (archive home + keys + environment) not yet initialised."""
+    from .helpers import CliHome
+    return CliHome(tmp_path / "a")
+
+
+@pytest.fixture(scope="session")
+def archive_template(tmp_path_factory):
+    """One empty archive, created once (interactive KDF); tests get copies of it."""
+    from .helpers import CliHome
+    return CliHome(tmp_path_factory.mktemp("template")).create()
+
+
+@pytest.fixture
+def archive_home(cli_home, archive_template):
+    """A CliHome holding a fresh, empty archive of its own (a copy of the template)."""
+    return cli_home.copy_of(archive_template)
+
+
+@pytest.fixture(autouse=True)
+def _derive_each_key_once(monkeypatch):
+    """See helpers.unsafe_memoized_argon2id: repeated in-process unlocks cost nothing."""
+    import archive.crypto
+    from .helpers import unsafe_memoized_argon2id
+    monkeypatch.setattr(archive.crypto, "argon2id", unsafe_memoized_argon2id(archive.crypto.argon2id))

@@ -1,0 +1,287 @@
+"""archive.ingest: RecordWriter, file collection, and the `add` pipeline."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import time
+
+import pytest
+
+from archive.errors import ArchiveError, IntegrityError, NotFoundError, UsageError
+from archive.ingest import (SMALL_FILE, Ingest, RecordWriter, collect_files, display_name,
+                            media_type)
+
+
+def _rand(size: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def _state(archive) -> tuple[dict[str, int], list[str], list[str]]:
+    packs = sorted(p.name for p in archive.store.packs_dir.rglob("*") if p.is_file())
+    return archive.index.counts(), packs, sorted(p.name for p in archive.store.tmp_dir.iterdir())
+
+
+# --- collecting files ---------------------------------------------------------------------------
+
+def test_collect_a_file_and_a_folder(tmp_path):
+    (tmp_path / "case" / "sub").mkdir(parents=True)
+    (tmp_path / "case" / "b.txt").write_bytes(b"bb")
+    (tmp_path / "case" / "a.txt").write_bytes(b"a")
+    (tmp_path / "case" / "sub" / "c.jpg").write_bytes(b"ccc")
+    (tmp_path / "single.pdf").write_bytes(b"s")
+    tasks = collect_files([tmp_path / "single.pdf", tmp_path / "case"])
+    assert [(t.name, t.size) for t in tasks] == [
+        ("single.pdf", 1), ("case/a.txt", 1), ("case/b.txt", 2), ("case/sub/c.jpg", 3)]
+
+
+def test_collect_missing_path(tmp_path):
+    with pytest.raises(NotFoundError, match="no such file"):
+        collect_files([tmp_path / "nope"])
+
+
+def test_collect_refuses_special_files(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match="not a regular file"):
+        collect_files([fifo])
+
+
+def test_collect_skips_special_files_inside_folders(tmp_path):
+    (tmp_path / "d").mkdir()
+    os.mkfifo(tmp_path / "d" / "pipe")
+    (tmp_path / "d" / "f").write_bytes(b"x")
+    assert [t.name for t in collect_files([tmp_path / "d"])] == ["d/f"]
+
+
+def test_collect_does_not_follow_symlinked_folders(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"x")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret").write_bytes(b"s")
+    os.symlink(tmp_path / "outside", tmp_path / "d" / "link")
+    os.symlink(tmp_path / "d", tmp_path / "d" / "loop")
+    os.symlink(tmp_path / "outside" / "secret", tmp_path / "d" / "filelink")
+    names = [t.name for t in collect_files([tmp_path / "d"])]
+    assert names == ["d/f", "d/filelink"]
+
+
+def test_collect_empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert collect_files([tmp_path / "empty"]) == []
+
+
+def test_display_name_escapes_undecodable_bytes():
+    assert display_name(os.fsdecode(b"caf\xe9.txt")) == "caf\\xe9.txt"
+    assert display_name("ok ж.txt") == "ok ж.txt"
+    display_name(os.fsdecode(b"\xff\xfe")).encode("utf-8")  # always valid Unicode
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("photo.jpg", "image/jpeg"), ("scan.PDF", "application/pdf"), ("notes.txt", "text/plain"),
+    ("noext", "application/octet-stream"), ("x.unknownext", "application/octet-stream"),
+])
+def test_media_type(name, expected):
+    assert media_type(name) == expected
+
+
+# --- RecordWriter -------------------------------------------------------------------------------
+
+def test_record_writer_commits_only_on_flush(archive):
+    before = _state(archive)
+    writer = RecordWriter(archive.store, archive.index)
+    data = b"an object"
+    oid = hashlib.sha256(data).digest()
+    writer.put_object(oid, data, "chunk")
+    writer.put_object(oid, data, "chunk")
+    assert writer.new_objects == 1
+    assert archive.index.locate(oid) is None
+    assert _state(archive)[:2] == before[:2]
+    writer.flush()
+    pack_id, where = archive.index.locate(oid)
+    assert archive.store.read(pack_id, where) == data
+    assert _state(archive)[2] == []
+    # Already stored: a second writer stores nothing.
+    again = RecordWriter(archive.store, archive.index)
+    again.put_object(oid, data, "chunk")
+    again.flush()
+    assert again.new_objects == 0
+    assert archive.index.counts()["packs"] == before[0]["packs"] + 1
+
+
+def test_record_writer_abort_leaves_nothing(archive):
+    before = _state(archive)
+    writer = RecordWriter(archive.store, archive.index)
+    writer.put_object(hashlib.sha256(b"x").digest(), b"x", "chunk")
+    writer.abort()
+    assert _state(archive) == before
+
+
+# --- add ----------------------------------------------------------------------------------------
+
+def test_add_small_and_large_files(archive, tmp_path):
+    small, large = tmp_path / "small.txt", tmp_path / "large.bin"
+    small.write_bytes(b"small evidence")
+    large.write_bytes(_rand(SMALL_FILE + 12345, seed=1))
+    seen = []
+    summary = archive.add([small, large], tags=["t2", "t1", "t2"], progress=seen.append)
+    assert summary.files == 2 and summary.new == 2 and summary.duplicates == 0
+    assert summary.bytes == small.stat().st_size + large.stat().st_size
+    assert sum(seen) == summary.bytes
+    assert [n for n, _ in summary.new_records] == ["small.txt", "large.bin"]
+    for name, rid in summary.new_records:
+        view = archive.show(rid)
+        assert view.statement["kind"] == "evidence"
+        assert view.fields == {"title": name, "tags": ["t1", "t2"]}
+        [att] = view.attachments
+        original = tmp_path / name
+        assert att["name"] == name and att["size"] == original.stat().st_size
+        assert att["sha256"] == hashlib.sha256(original.read_bytes()).hexdigest()
+        out = tmp_path / f"out-{name}"
+        [written] = archive.extract(rid, out)
+        assert written.read_bytes() == original.read_bytes()
+    assert archive.verify().ok
+    assert _state(archive)[2] == []
+
+
+def test_add_same_bytes_twice_stores_nothing_new(archive, tmp_path):
+    small, large = tmp_path / "a.txt", tmp_path / "big.bin"
+    small.write_bytes(b"same bytes")
+    large.write_bytes(_rand(SMALL_FILE + 1, seed=2))
+    first = archive.add([small, large])
+    counts, packs, _ = _state(archive)
+    copy_dir = tmp_path / "copies"
+    copy_dir.mkdir()
+    (copy_dir / "renamed.txt").write_bytes(b"same bytes")
+    (copy_dir / "renamed.bin").write_bytes(large.read_bytes())
+    second = archive.add([small, large, copy_dir])
+    assert second.new == 0 and second.duplicates == 4 and second.stored_bytes == 0
+    assert _state(archive)[:2] == (counts, packs)
+    first_ids = dict(first.new_records)
+    assert dict(second.duplicate_files)["a.txt"] == first_ids["a.txt"]
+    assert dict(second.duplicate_files)["copies/renamed.bin"] == first_ids["big.bin"]
+
+
+def test_add_identical_files_in_one_run(archive, tmp_path):
+    for name in ("one.txt", "two.txt", "three.txt"):
+        (tmp_path / name).write_bytes(b"identical")
+    summary = archive.add([tmp_path / "one.txt", tmp_path / "two.txt", tmp_path / "three.txt"])
+    assert summary.new == 1 and summary.duplicates == 2
+    rid = summary.new_records[0][1]
+    assert [r for _, r in summary.duplicate_files] == [rid, rid]
+    assert len(archive.list_records()) == 1
+
+
+def test_add_empty_file(archive, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    summary = archive.add([empty])
+    [(_, rid)] = summary.new_records
+    [written] = archive.extract(rid, tmp_path / "out")
+    assert written.read_bytes() == b""
+
+
+def test_add_undecodable_file_name(archive, tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    raw = os.path.join(os.fsencode(folder), b"\xff\xfename.txt")
+    with open(raw, "wb") as f:
+        f.write(b"content")
+    summary = archive.add([folder])
+    [(name, rid)] = summary.new_records
+    assert name == "d/\\xff\\xfename.txt"
+    assert archive.show(rid).attachments[0]["name"] == name
+
+
+def test_add_file_that_changed_after_listing_commits_nothing(archive, tmp_path, monkeypatch):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_bytes(b"first")
+    b.write_bytes(b"second")
+    before = _state(archive)
+    import archive.api as api_module
+    real = api_module.collect_files
+
+    def collect_then_grow(paths):
+        tasks = real(paths)
+        with open(b, "ab") as f:   # grows after it was listed, before it is read
+            f.write(b" and more")
+        return tasks
+    monkeypatch.setattr(api_module, "collect_files", collect_then_grow)
+    with pytest.raises(IntegrityError, match="changed"):
+        archive.add([a, b])
+    assert _state(archive) == before
+    assert archive.list_records() == []
+
+
+def test_large_file_that_grew_after_listing_is_refused(archive, tmp_path, monkeypatch):
+    """Chunks are cut to the listed size: the hash must cover those same bytes, or the
+    record would carry a SHA-256 its own evidence can never match."""
+    big = tmp_path / "recording.bin"
+    big.write_bytes(_rand(SMALL_FILE + 100, seed=5))
+    before = _state(archive)
+    import archive.api as api_module
+    real = api_module.collect_files
+
+    def collect_then_grow(paths):
+        tasks = real(paths)
+        with open(big, "ab") as f:
+            f.write(b"still recording")
+        return tasks
+    monkeypatch.setattr(api_module, "collect_files", collect_then_grow)
+    with pytest.raises(IntegrityError, match="changed"):
+        archive.add([big])
+    assert _state(archive) == before
+    monkeypatch.setattr(api_module, "collect_files", real)
+    [(_, rid)] = archive.add([big]).new_records
+    [written] = archive.extract(rid, tmp_path / "out")
+    assert written.read_bytes() == big.read_bytes()
+
+
+def test_add_file_that_vanished_after_listing_is_a_clear_error(archive, tmp_path, monkeypatch):
+    a = tmp_path / "a.txt"
+    a.write_bytes(b"first")
+    big = tmp_path / "big.bin"
+    big.write_bytes(_rand(SMALL_FILE + 1))
+    import archive.api as api_module
+    real = api_module.collect_files
+    before = _state(archive)
+    for victim in (a, big):
+        def collect_then_remove(paths, victim=victim):
+            tasks = real(paths)
+            data = victim.read_bytes()
+            victim.unlink()
+            collect_then_remove.restore = lambda: victim.write_bytes(data)
+            return tasks
+        monkeypatch.setattr(api_module, "collect_files", collect_then_remove)
+        started = time.monotonic()
+        with pytest.raises(ArchiveError, match=victim.name):
+            archive.add([victim])
+        assert time.monotonic() - started < 2.5   # the error is reported at once, no wait
+        collect_then_remove.restore()
+        assert _state(archive) == before
+
+
+def test_ingest_direct_dedup_against_index(archive, tmp_path):
+    f = tmp_path / "x.txt"
+    f.write_bytes(b"x")
+    archive.add([f])
+    writer = RecordWriter(archive.store, archive.index)
+    ingest = Ingest(archive.keys, archive.sealer, writer, archive.index, tags=[], now=lambda: "2024-01-01T00:00:00Z")
+    summary = ingest.run(collect_files([f]))
+    assert summary.new == 0 and summary.duplicates == 1
+
+
+def test_add_many_files_across_pack_boundaries(archive, tmp_path, monkeypatch):
+    """Several packs in one run (a small pack target): every record still readable."""
+    import archive.ingest as ingest_module
+    monkeypatch.setattr(ingest_module.C, "PACK_TARGET_BYTES", 4096)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"f{i:02}.bin").write_bytes(_rand(3000, seed=i))
+    summary = archive.add([folder])
+    assert summary.new == 12
+    assert archive.index.counts()["packs"] >= 6
+    assert archive.verify().ok and len(archive.verify().records) == 12
+    assert archive.check(read_data=True).ok
