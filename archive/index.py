@@ -75,7 +75,7 @@ class Index:
             self.migrate()
         except sqlite3.DatabaseError as e:
             raise FormatError(f"the index {self.path} is damaged ({e})",
-                              hint="`testimony check --rebuild-index` rebuilds it from the packs") from e
+                              hint="the packs are the truth and are untouched: restore archive.db from a backup") from e
 
     @classmethod
     def create(cls, home: Path) -> "Index":
