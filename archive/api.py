@@ -242,6 +242,7 @@ class Archive:
         """After a crash: drop unfinished packs, index packs that were renamed but not indexed."""
         self.store.clear_tmp()
         known = self.index.pack_ids()
+        self.store.roll_back_staged(known)
         for pack_id in self.store.pack_ids():
             if pack_id in known:
                 continue
@@ -551,7 +552,7 @@ class Archive:
             data = Path(path).read_bytes()
         except OSError as e:
             raise UsageError(f"cannot read {path}: {e.strerror}") from e
-        return self.peers.import_certificate(data)
+        return self.peers.import_certificate(data, now=self._now())
 
     def set_default_recipients(self, names: list[str]) -> list[str]:
         return self.peers.set_defaults(names)

@@ -6,11 +6,12 @@ from typing import Any
 
 from . import constants as C
 from . import crypto
-from .encoding import canonical
+from .encoding import canonical, parse_canonical
 from .errors import NotFoundError, TrustError, UsageError
 from .index import Index, MetaSealer
 from .keys import IdentityCard, SecretKeys
-from .peers import Peer, Revocation, apply_revocation, check_revocation, new_peer, peer_revocation
+from .peers import (Peer, Revocation, apply_revocation, check_revocation, effective_date, new_peer,
+                    peer_revocation)
 
 DEFAULT_RECIPIENTS = "default_recipients"
 UNVERIFIED = "unverified author (key not pinned here)"
@@ -84,9 +85,9 @@ class PeerBook:
         with self._index.transaction():
             self._put(peer)
             # A revocation that arrived before we pinned the key still applies.
-            for revocation in self.revocations():
+            for revocation, effective in self.revocations():
                 if revocation.revoked == peer.fingerprint and self._accepts(revocation):
-                    peer = apply_revocation(peer, revocation)
+                    peer = apply_revocation(peer, revocation, effective=effective)
                     self._put(peer)
         return peer
 
@@ -96,42 +97,46 @@ class PeerBook:
             raise UsageError(f"{name!r} is already revoked (since {peer.revoked})")
         revocation = peer_revocation(keys, peer, created=now)
         with self._index.transaction():
-            self.store_revocation(revocation)
-            peer = apply_revocation(peer, revocation)
-            self._put(peer)
-        return peer
+            self.apply(revocation, now=now)
+        return self.by_name(name)
 
-    def import_certificate(self, untrusted: bytes) -> Revocation:
+    def import_certificate(self, untrusted: bytes, *, now: str) -> Revocation:
         """A self-revocation certificate given by hand (e.g. the one `init` wrote)."""
-        from .encoding import parse_canonical
         revocation = check_revocation(parse_canonical(untrusted.removesuffix(b"\n"),
                                                       what="revocation certificate"))
         with self._index.transaction():
-            self.apply(revocation)
+            self.apply(revocation, now=now)
         return revocation
 
     def _accepts(self, revocation: Revocation) -> bool:
         """A key may revoke itself; otherwise only we or a trusted peer may revoke it."""
         return revocation.is_self or self.is_trusted(revocation.revoker)
 
-    def apply(self, revocation: Revocation) -> bool:
+    def apply(self, revocation: Revocation, *, now: str) -> bool:
         """Store and apply a checked revocation (inside the caller's transaction)."""
         if not self._accepts(revocation):
             return False
-        self.store_revocation(revocation)
+        effective = self.store_revocation(revocation, effective_date(revocation, now=now))
         peer = self.by_fingerprint(revocation.revoked)
         if peer is not None:
-            self._put(apply_revocation(peer, revocation))
+            self._put(apply_revocation(peer, revocation, effective=effective))
         return True
 
-    def store_revocation(self, revocation: Revocation) -> None:
+    def store_revocation(self, revocation: Revocation, effective: str) -> str:
+        """Keep a revocation to forward; return its effective date (the first one seen)."""
         rid = crypto.labelled_hash(C.REVOCATION, canonical(revocation.signed))
-        self._index.put_sealed("revocations", "id", rid,
-                               self._sealer.seal(rid.hex(), revocation.signed))
+        sealed = self._index.get_sealed("revocations", "id", rid)
+        if sealed is not None:
+            return self._sealer.open(rid.hex(), sealed)["effective"]
+        self._index.put_sealed("revocations", "id", rid, self._sealer.seal(
+            rid.hex(), {"signed": revocation.signed, "effective": effective}))
+        return effective
 
-    def revocations(self) -> list[Revocation]:
-        return [check_revocation(self._sealer.open(rid.hex(), sealed))
+    def revocations(self) -> list[tuple[Revocation, str]]:
+        """Every known revocation, with the date it took effect here."""
+        rows = [self._sealer.open(rid.hex(), sealed)
                 for rid, sealed in self._index.all_sealed("revocations", "id")]
+        return [(check_revocation(row["signed"]), row["effective"]) for row in rows]
 
     # --- default recipients ----------------------------------------------------------------
     def defaults(self) -> list[str]:

@@ -130,11 +130,22 @@ def check_revocation(value: Any) -> Revocation:
     return Revocation(value["revoked"], revoker.fingerprint, value["created"], value)
 
 
-def apply_revocation(peer: Peer, revocation: Revocation) -> Peer:
+def apply_revocation(peer: Peer, revocation: Revocation, *, effective: str) -> Peer:
     """The peer as revoked from the earliest date anyone sound said so."""
-    if peer.revoked is not None and peer.revoked <= revocation.created:
+    if peer.revoked is not None and peer.revoked <= effective:
         return peer
-    return replace(peer, revoked=revocation.created, revoked_by=revocation.revoker)
+    return replace(peer, revoked=effective, revoked_by=revocation.revoker)
+
+
+def effective_date(revocation: Revocation, *, now: str) -> str:
+    """When a revocation takes effect here.
+
+    A peer revocation takes effect at its date. A self-revocation certificate is signed
+    ahead of need (at `init`), so its date says nothing: it takes effect when this
+    archive first learns of it. Statements made before then stay valid, shown with the
+    revocation date.
+    """
+    return now if revocation.is_self else revocation.created
 
 
 def fingerprint_of_author(author: dict[str, str]) -> str:

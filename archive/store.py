@@ -19,9 +19,10 @@ from . import constants as C
 from . import crypto
 from .encoding import read_u32, u32
 from .errors import FormatError, IntegrityError
-from .fsutil import fsync_dir
+from .fsutil import fsync_dir, write_atomic
 
 _ENTRY_HEAD = 32 + 4
+IMPORT_JOURNAL = "import.pending"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,11 @@ class PackWriter:
     @property
     def size(self) -> int:
         return self._size
+
+    @property
+    def pending_id(self) -> str:
+        """The name this pack will take when closed."""
+        return pack_id_for([e.object_id for e in self._entries])
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -127,6 +133,32 @@ class Store:
 
     def writer(self) -> PackWriter:
         return PackWriter(self)
+
+    # An import stages whole packs and must be all or nothing. Its packs are named in a
+    # journal before they are renamed into packs/; after a crash, those the index never
+    # took are removed rather than indexed (see Archive._recover).
+    @property
+    def journal_path(self) -> Path:
+        return self.home / IMPORT_JOURNAL
+
+    def begin_staged(self, pack_ids: list[str]) -> None:
+        write_atomic(self.journal_path, "".join(f"{p}\n" for p in pack_ids).encode(), mode=0o600)
+
+    def end_staged(self) -> None:
+        self.journal_path.unlink(missing_ok=True)
+        fsync_dir(self.home)
+
+    def roll_back_staged(self, indexed: set[str]) -> int:
+        """Remove the packs of an import that never committed; return how many."""
+        if not self.journal_path.exists():
+            return 0
+        removed = 0
+        for pack_id in self.journal_path.read_text().split():
+            if len(pack_id) == 64 and pack_id not in indexed and self.pack_path(pack_id).exists():
+                self.pack_path(pack_id).unlink()
+                removed += 1
+        self.end_staged()
+        return removed
 
     def pack_path(self, pack_id: str) -> Path:
         return self.packs_dir / pack_id[:2] / pack_id

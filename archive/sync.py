@@ -124,7 +124,7 @@ class Sync:
         names = _bundle_names(out, len(groups))
         result = ExportResult()
         acks = sorted({b for pid in peer_ids.values() for b, _ in self.index.received_from(pid)})
-        revocations = [r.signed for r in self.peers.revocations()]
+        revocations = [r.signed for r, _ in self.peers.revocations()]
         for path, group in zip(names, groups):
             size = self._write_one(path, group, recipients, peer_ids, acks, revocations, progress)
             result.files.append((path, size, len(group)))
@@ -248,12 +248,27 @@ class Sync:
                 rows, dedup, unreadable, imported_events = self._stage(
                     reader, held, staging, result, seal_meta, progress, m.bundle_id,
                     m.sender.fingerprint)
+                self.store.begin_staged([w.pending_id for w in staging if len(w)])
                 closed = [w.close() for w in staging]   # durable before any row names them
             except BaseException:
                 for w in staging:
                     w.abort()
                 raise
         now = self.now()
+        try:
+            self._commit_import(m, closed, staging, rows, dedup, unreadable, events + imported_events,
+                                revocations, sender_id, result, now)
+        except BaseException:
+            self.store.roll_back_staged(self.index.pack_ids())
+            raise
+        self.store.end_staged()
+        seqs = {n for _, n in self.index.received_from(sender_id)}
+        result.gaps = [n for n in range(1, max(seqs) + 1) if n not in seqs]
+        return result
+
+    def _commit_import(self, m, closed, staging, rows, dedup, unreadable, events, revocations,
+                       sender_id, result, now) -> None:
+        """The import's one transaction: packs, records, received, acks, custody, revocations."""
         with self.index.transaction():
             for pack, kinds in zip(closed, (w.kinds for w in staging)):
                 if pack is not None:
@@ -264,11 +279,8 @@ class Sync:
                                        sequence=m.sequence[self.keys.card.fingerprint], imported=now)
             self.index.mark_held(sender_id, (o[0] for o in m.objects))
             result.acks = sum(self.index.acknowledge(b, sender_id) for b in m.acks)
-            self.index.insert_custody(self.custody_row(e) for e in events + imported_events)
-            result.revocations = sum(self.peers.apply(r) for r in revocations)
-        seqs = {n for _, n in self.index.received_from(sender_id)}
-        result.gaps = [n for n in range(1, max(seqs) + 1) if n not in seqs]
-        return result
+            self.index.insert_custody(self.custody_row(e) for e in events)
+            result.revocations = sum(self.peers.apply(r, now=now) for r in revocations)
 
     def _stage(self, reader: BundleReader, held: set[bytes], staging: list[PackWriter],
                result: ImportResult, seal_meta: Callable[[OpenedRecord], bytes],
