@@ -22,13 +22,14 @@ CHUNK = _label("chunk")
 PACK = _label("pack")
 BUNDLE = _label("bundle")
 CUSTODY = _label("custody")
+TREE_HEAD = _label("tree-head")
 INDEX_META = _label("index/meta")
 INDEX_DEDUP = _label("index/dedup")
 INDEX_PEER = _label("index/peer")
 
 ALL_LABELS = (
     FINGERPRINT, IDENTITY, REVOCATION, STATEMENT, RECORD, FIELD, CHUNK, PACK,
-    BUNDLE, CUSTODY, INDEX_META, INDEX_DEDUP, INDEX_PEER,
+    BUNDLE, CUSTODY, TREE_HEAD, INDEX_META, INDEX_DEDUP, INDEX_PEER,
 )
 
 # AES-GCM associated data of every chunk object (not a prefix: a fixed AAD).
@@ -86,7 +87,7 @@ MAX_OBJECT_BYTES = 16 * 1024 * 1024 + 1024 * 1024   # a chunk object, or an enve
 MIN_ID_PREFIX = 8
 
 # Index.
-INDEX_SCHEMA_VERSION = 2   # = len(index.MIGRATIONS); tests/unit/test_index.py checks it
+INDEX_SCHEMA_VERSION = 3   # = len(index.MIGRATIONS); tests/unit/test_index.py checks it
 
 # Bundles (format.md §bundle). No magic and no clear length: only random-looking bytes.
 BUNDLE_TYPE = "testimony/bundle"
@@ -96,11 +97,13 @@ BUNDLE_MESSAGE_BYTES = 64 * 1024           # plaintext of every secretstream mes
 SECRETSTREAM_HEADER_BYTES = 24
 SECRETSTREAM_ABYTES = 17
 BUNDLE_MAX_MANIFEST = 64 * 1024 * 1024
-BUNDLE_MAX_FRAME = 16 * 1024 * 1024 + 64   # an object frame: 32-byte id + object
+BUNDLE_MAX_FRAME = 32 + MAX_OBJECT_BYTES   # an object frame: 32-byte id + any object a pack may hold
 FRAME_SIGNATURE, FRAME_MANIFEST, FRAME_OBJECT, FRAME_END = 1, 2, 3, 4
 
 # Custody events.
 CUSTODY_TYPE = "testimony/custody"
+TREE_HEAD_TYPE = "testimony/tree-head"
+DISCLOSURE_TYPE = "testimony/disclosure"
 CUSTODY_EVENTS = ("recorded", "imported", "exported", "disclosed")
 
 # Peers.

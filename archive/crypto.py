@@ -9,6 +9,7 @@ AES-256-GCM and HKDF from OpenSSL; SHA-256 and HMAC from hashlib/hmac (OpenSSL).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -78,10 +79,16 @@ def signing_public_key(seed: bytes) -> bytes:
     return bytes(nacl.signing.SigningKey(seed).verify_key)
 
 
+@functools.lru_cache(maxsize=4)
+def _signing_key(seed: bytes) -> nacl.signing.SigningKey:
+    # Deriving the key pair from the seed costs a scalar multiplication: do it once per
+    # identity, not once per signature (`add` signs two things per file).
+    return nacl.signing.SigningKey(seed)
+
+
 def sign(seed: bytes, *, purpose: bytes, message: bytes) -> bytes:
     """Ed25519 signature over label ‖ message."""
-    signed = nacl.signing.SigningKey(seed).sign(_require_label(purpose) + message)
-    return signed.signature
+    return _signing_key(bytes(seed)).sign(_require_label(purpose) + message).signature
 
 
 def verify(public_key: bytes, *, purpose: bytes, message: bytes, signature: bytes) -> bytes:
@@ -107,7 +114,17 @@ def box_public_key(secret: bytes) -> bytes:
 
 
 def seal_to(box_public: bytes, data: bytes) -> bytes:
-    return nacl.public.SealedBox(nacl.public.PublicKey(box_public)).encrypt(data)
+    return nacl.bindings.crypto_box_seal(data, bytes(box_public))
+
+
+@functools.lru_cache(maxsize=1)
+def throwaway_box_keys() -> tuple[bytes, ...]:
+    """Public keys whose secrets were discarded at once, for the unused stanza slots.
+
+    A sealed box never reveals its recipient's key, so these can be reused across
+    envelopes in one process: what matters is that nobody can open those slots.
+    """
+    return tuple(box_public_key(new_box_secret()) for _ in range(64))
 
 
 def open_sealed(box_secret: bytes, sealed: bytes) -> bytes | None:
@@ -253,3 +270,23 @@ class StreamOpener:
 def shuffle(items: list) -> None:
     """In-place shuffle from the OS's CSPRNG (slot order must not reveal the author)."""
     secrets.SystemRandom().shuffle(items)
+
+
+# --- OpenSSH signatures ------------------------------------------------------------------
+# SSHSIG carries its own domain separation (the "SSHSIG" preamble and a namespace), which
+# is why these two take no label; they refuse anything that is not SSHSIG signed data.
+
+def sign_sshsig(seed: bytes, signed_data: bytes) -> bytes:
+    if not signed_data.startswith(b"SSHSIG"):
+        raise ValueError("only SSHSIG signed data")
+    return _signing_key(bytes(seed)).sign(signed_data).signature
+
+
+def verify_sshsig(public_key: bytes, signed_data: bytes, signature: bytes) -> None:
+    if not signed_data.startswith(b"SSHSIG"):
+        raise ValueError("only SSHSIG signed data")
+    try:
+        nacl.signing.VerifyKey(bytes(public_key)).verify(signed_data, bytes(signature))
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError,
+            nacl.exceptions.TypeError, ValueError, TypeError) as e:
+        raise SignatureError("signature does not verify") from e

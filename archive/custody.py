@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import constants as C
-from . import crypto
+from . import crypto, merkle
 from .encoding import canonical, from_hex, parse_canonical, parse_time, to_hex
 from .errors import FormatError, SignatureError
 from .keys import SecretKeys, fingerprint
@@ -43,6 +43,11 @@ class CustodyEvent:
     def raw(self) -> bytes:
         return canonical(self.signed)
 
+    @property
+    def leaf_hash(self) -> bytes:
+        """This event as a leaf of its actor's Merkle log (RFC 9162)."""
+        return merkle.leaf_hash(self.raw)
+
 
 def sign_event(keys: SecretKeys, *, event: str, envelope: bytes, record: str | None,
                peer: str | None, bundle: str | None, time: str) -> CustodyEvent:
@@ -53,7 +58,9 @@ def sign_event(keys: SecretKeys, *, event: str, envelope: bytes, record: str | N
             "actor": {"sign_key": to_hex(keys.card.sign_key), "box_key": to_hex(keys.card.box_key)},
             "peer": peer, "bundle": bundle, "time": time}
     sig = crypto.sign(keys.sign_seed, purpose=C.CUSTODY, message=canonical(body))
-    return check_event({**body, "signature": to_hex(sig)})
+    # Our own fresh signature: no need to verify it again (every reader does).
+    return CustodyEvent(event, envelope.hex(), record, keys.card.fingerprint, peer, bundle, time,
+                        {**body, "signature": to_hex(sig)})
 
 
 def check_event(value: Any) -> CustodyEvent:

@@ -16,6 +16,7 @@ from .errors import FormatError
 
 # I-JSON (RFC 7493): integers outside ±(2**53 - 1) do not survive other parsers.
 MAX_SAFE_INTEGER = 2**53 - 1
+_encode_string = json.encoder.encode_basestring  # the C version when available
 _TIME_RE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 _HEX_RE = re.compile(r"\A(?:[0-9a-f]{2})*\Z")
 
@@ -31,7 +32,11 @@ def canonical(value: Any) -> bytes:
 
 
 def _emit(value: Any, out: list[str]) -> None:
-    if value is None:
+    if isinstance(value, str):
+        # The C string encoder behind json.dumps(ensure_ascii=False) escapes exactly what
+        # RFC 8785 escapes.
+        out.append(_encode_string(value))
+    elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")
@@ -41,9 +46,6 @@ def _emit(value: Any, out: list[str]) -> None:
         if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
             raise ValueError(f"integer {value} is outside the interoperable range")
         out.append(str(value))
-    elif isinstance(value, str):
-        # json.dumps(ensure_ascii=False) escapes exactly what RFC 8785 escapes.
-        out.append(json.dumps(value, ensure_ascii=False))
     elif isinstance(value, (list, tuple)):
         out.append("[")
         for i, item in enumerate(value):
@@ -53,18 +55,23 @@ def _emit(value: Any, out: list[str]) -> None:
         out.append("]")
     elif isinstance(value, dict):
         out.append("{")
-        # RFC 8785 sorts keys by their UTF-16 code units, not by code points.
-        for i, key in enumerate(sorted(value, key=_utf16_key)):
-            if not isinstance(key, str):
-                raise TypeError("JSON object keys must be strings")
+        for i, key in enumerate(_sorted_keys(value)):
             if i:
                 out.append(",")
-            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(_encode_string(key))
             out.append(":")
             _emit(value[key], out)
         out.append("}")
     else:
         raise TypeError(f"cannot encode {type(value).__name__} as canonical JSON")
+
+
+def _sorted_keys(value: dict) -> list[str]:
+    keys = list(value)
+    if all(type(k) is str and k.isascii() for k in keys):
+        return sorted(keys)  # for ASCII, code points and UTF-16 code units agree
+    # RFC 8785 sorts keys by their UTF-16 code units, not by code points.
+    return sorted(keys, key=_utf16_key)
 
 
 def _utf16_key(key: str) -> bytes:

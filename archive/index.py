@@ -52,7 +52,17 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db["records"].create_index(["envelope"])
 
 
-MIGRATIONS = [_migrate_1, _migrate_2]  # index i takes schema version i to i + 1
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    """The custody log as a Merkle tree (issue 4): our leaves, every head we were shown,
+    proofs of others' events, and the evidence of any fork."""
+    db["log_leaves"].create({"idx": int, "event": bytes, "leaf": bytes}, pk="idx")
+    db["heads"].create({"id": bytes, "log": str, "size": int, "sealed": bytes}, pk="id")
+    db["heads"].create_index(["log", "size"])
+    db["proofs"].create({"event": bytes, "sealed": bytes}, pk="event")
+    db["forks"].create({"id": bytes, "log": str, "sealed": bytes}, pk="id")
+
+
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3]  # index i takes schema version i to i + 1
 
 
 @dataclass(frozen=True)
@@ -113,10 +123,11 @@ class Index:
     def has_objects(self, object_ids: Iterable[bytes]) -> set[bytes]:
         ids = list(object_ids)
         found: set[bytes] = set()
+        conn = self.db.conn  # the hot path of `add`: plain sqlite3, cached statements
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
             marks = ",".join("?" * len(part))
-            found.update(r[0] for r in self.db.execute(
+            found.update(r[0] for r in conn.execute(
                 f"SELECT id FROM objects WHERE id IN ({marks})", part))
         return found
 
@@ -183,7 +194,7 @@ class Index:
 
     def commit_pack(self, pack: ClosedPack, *, kinds: dict[bytes, str],
                     records: list[RecordRow], dedup: list[tuple[bytes, str]],
-                    custody: Iterable[tuple[bytes, bytes, bytes]] = ()) -> None:
+                    custody: Iterable[tuple[bytes, bytes, bytes, bytes | None]] = ()) -> None:
         """One transaction: the pack's objects, then the records, hashes and events they hold."""
         with self.transaction():
             self.insert_pack(pack, kinds=kinds)
@@ -191,7 +202,7 @@ class Index:
             self.insert_custody(custody)
 
     def add_records(self, records: list[RecordRow], dedup: list[tuple[bytes, str]],
-                    custody: Iterable[tuple[bytes, bytes, bytes]] = ()) -> None:
+                    custody: Iterable[tuple[bytes, bytes, bytes, bytes | None]] = ()) -> None:
         with self.transaction():
             self.insert_records(records, dedup)
             self.insert_custody(custody)
@@ -257,9 +268,51 @@ class Index:
         self.db["received"].insert({"bundle": bundle, "peer": peer, "sequence": sequence,
                                     "imported": imported})
 
-    def insert_custody(self, rows: Iterable[tuple[bytes, bytes, bytes]]) -> None:
-        self.db["custody"].insert_all(({"id": i, "envelope": e, "sealed": s} for i, e, s in rows),
+    def insert_custody(self, rows: Iterable[tuple[bytes, bytes, bytes, bytes | None]]) -> None:
+        """Store custody events; our own (those with a leaf hash) are appended to our log,
+        once each, in the order given."""
+        rows = list(rows)
+        known = self.custody_known([r[0] for r in rows])
+        fresh = [r for r in rows if r[0] not in known]
+        self.db["custody"].insert_all(({"id": i, "envelope": e, "sealed": s} for i, e, s, _ in fresh),
                                       ignore=True, batch_size=1000)
+        size = self.log_size()
+        leaves = []
+        for event_id, _, _, leaf in fresh:
+            if leaf is not None:
+                leaves.append({"idx": size, "event": event_id, "leaf": leaf})
+                size += 1
+        self.db["log_leaves"].insert_all(leaves, batch_size=1000)
+
+    def custody_known(self, ids: list[bytes]) -> set[bytes]:
+        found: set[bytes] = set()
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            found.update(r[0] for r in self.db.execute(
+                f"SELECT id FROM custody WHERE id IN ({','.join('?' * len(part))})", part))
+        return found
+
+    def log_size(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM log_leaves").fetchone()[0]
+
+    def log_leaves(self) -> list[bytes]:
+        return [r[0] for r in self.db.execute("SELECT leaf FROM log_leaves ORDER BY idx")]
+
+    def log_index_of(self, event_id: bytes) -> int | None:
+        r = self.db.execute("SELECT idx FROM log_leaves WHERE event = ?", [event_id]).fetchone()
+        return r[0] if r else None
+
+    def put_head(self, head_id: bytes, *, log: str, size: int, sealed: bytes) -> None:
+        self.db["heads"].insert({"id": head_id, "log": log, "size": size, "sealed": sealed}, ignore=True)
+
+    def heads_of(self, log: str) -> list[tuple[int, bytes, bytes]]:
+        """(size, head id, sealed head) of every head seen from one log, smallest first."""
+        return [(r[0], r[1], r[2]) for r in self.db.execute(
+            "SELECT size, id, sealed FROM heads WHERE log = ? ORDER BY size", [log])]
+
+    def get_head(self, head_id: bytes) -> bytes | None:
+        r = self.db.execute("SELECT sealed FROM heads WHERE id = ?", [head_id]).fetchone()
+        return r[0] if r else None
 
     def custody_ids(self) -> set[bytes]:
         return {r[0] for r in self.db.execute("SELECT id FROM custody")}
@@ -302,9 +355,10 @@ class MetaSealer:
                                        what=f"index row {row_key[:16]}")
         return parse_canonical(plain, what="index metadata")
 
-    def custody_row(self, event_id: bytes, envelope_hex: str, signed: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
-        """(event id, envelope id, sealed event) for the custody table."""
-        return event_id, bytes.fromhex(envelope_hex), self.seal(event_id.hex(), signed)
+    def custody_row(self, event_id: bytes, envelope_hex: str, signed: dict[str, Any], *,
+                    leaf: bytes | None) -> tuple[bytes, bytes, bytes, bytes | None]:
+        """(event id, envelope id, sealed event, our log's leaf hash or None) for the custody table."""
+        return event_id, bytes.fromhex(envelope_hex), self.seal(event_id.hex(), signed), leaf
 
     def peer_id(self, fingerprint: str) -> str:
         """The index's name for a peer: a keyed hash, so the fingerprint is not in clear."""

@@ -49,15 +49,19 @@ class RecordWriter:
         self._kinds: dict[bytes, str] = {}
         self._records: list[RecordRow] = []
         self._dedup: list[tuple[bytes, str]] = []
-        self._custody: list[tuple[bytes, bytes, bytes]] = []
+        self._custody: list[tuple] = []
         self._stored_this_run: set[bytes] = set()
         self.new_objects = 0
         self.new_bytes = 0
 
-    def put_object(self, object_id: bytes, data: bytes, kind: str) -> None:
+    def put_object(self, object_id: bytes, data: bytes, kind: str, *, stored: bool | None = None) -> None:
+        """Append an object unless it is already stored; `stored` saves the index lookup
+        when the caller already knows (a batch lookup, or a fresh envelope)."""
         if object_id in self._stored_this_run or (self._pack and object_id in self._pack):
             return
-        if self._index.has_objects([object_id]):
+        if stored is None:
+            stored = bool(self._index.has_objects([object_id]))
+        if stored:
             self._stored_this_run.add(object_id)
             return
         if self._pack is None:
@@ -67,15 +71,17 @@ class RecordWriter:
         self.new_objects += 1
         self.new_bytes += len(data)
 
-    def put_chunks(self, chunks: Iterable[EncryptedChunk]) -> None:
+    def put_chunks(self, chunks: list[EncryptedChunk]) -> None:
+        stored = self._index.has_objects(c.object_id for c in chunks) if chunks else set()
         for chunk in chunks:
-            self.put_object(chunk.object_id, chunk.obj, "chunk")
+            self.put_object(chunk.object_id, chunk.obj, "chunk", stored=chunk.object_id in stored)
         self._maybe_flush()
 
     def put_record(self, record: SealedRecord, sealed_meta: bytes, dedup_macs: list[bytes],
-                   custody: tuple[bytes, bytes, bytes]) -> None:
+                   custody: tuple) -> None:
         """The envelope, its index row, dedup entries and `recorded` custody event."""
-        self.put_object(record.envelope_id, record.envelope, "envelope")
+        # An envelope is new by construction (fresh data key, nonce and stanzas).
+        self.put_object(record.envelope_id, record.envelope, "envelope", stored=False)
         self._records.append(RecordRow(record.record_id, record.envelope_id, sealed_meta))
         self._dedup.extend((mac, record.record_id) for mac in dedup_macs)
         self._custody.append(custody)
@@ -206,11 +212,11 @@ def _check_unchanged(fd: int, before: os.stat_result, path: Path) -> None:
                              hint="add it again once nothing is writing to it")
 
 
-def recorded_event(keys: SecretKeys, sealer: MetaSealer, record: SealedRecord) -> tuple[bytes, bytes, bytes]:
+def recorded_event(keys: SecretKeys, sealer: MetaSealer, record: SealedRecord) -> tuple:
     """The `recorded` custody event of a new record, sealed for the index."""
     event = sign_event(keys, event="recorded", envelope=record.envelope_id, record=record.record_id,
                        peer=None, bundle=None, time=record.statement["created"])
-    return sealer.custody_row(event.event_id, event.envelope, event.signed)
+    return sealer.custody_row(event.event_id, event.envelope, event.signed, leaf=event.leaf_hash)
 
 
 # --- add -------------------------------------------------------------------------------------
@@ -240,7 +246,7 @@ class _Done:
     chunks: list[EncryptedChunk] = field(default_factory=list)
     record: SealedRecord | None = None
     sealed_meta: bytes = b""
-    custody: tuple[bytes, bytes, bytes] | None = None
+    custody: tuple | None = None
 
 
 class Ingest:

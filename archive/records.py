@@ -8,7 +8,6 @@ Opening an envelope checks the signature and every disclosure against its digest
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,8 +200,8 @@ def seal_envelope(payload: bytes, recipient_box_keys: list[bytes], *, data_key: 
     n = stanza_count(len(unique))
     data_key = data_key or crypto.random_bytes(C.KEY_BYTES)
     # Unused slots seal to throwaway keys, so the count of real recipients does not show.
-    keys = unique + [crypto.box_public_key(crypto.new_box_secret()) for _ in range(n - len(unique))]
-    secrets.SystemRandom().shuffle(keys)
+    keys = unique + list(crypto.throwaway_box_keys()[:n - len(unique)])
+    crypto.shuffle(keys)
     stanzas = b"".join(crypto.seal_to(k, data_key) for k in keys)
     nonce = nonce or crypto.random_bytes(C.XCHACHA_NONCE_BYTES)
     head = C.ENVELOPE_MAGIC + u16(n) + stanzas + nonce

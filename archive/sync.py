@@ -19,6 +19,7 @@ from . import constants as C
 from . import crypto
 from .bundle import BundleReader, encode_manifest, write_bundle
 from .custody import CustodyEvent, check_event, sign_event
+from .encoding import canonical
 from .errors import ArchiveError, FormatError, TrustError, UsageError
 from .fsutil import fsync_dir
 from .index import Index, MetaSealer, RecordRow
@@ -95,8 +96,10 @@ class Sync:
         self.peers, self.now = peers, now
 
     # --- custody rows ----------------------------------------------------------------------
-    def custody_row(self, event: CustodyEvent) -> tuple[bytes, bytes, bytes]:
-        return self.sealer.custody_row(event.event_id, event.envelope, event.signed)
+    def custody_row(self, event: CustodyEvent) -> tuple[bytes, bytes, bytes, bytes | None]:
+        own = event.actor == self.keys.card.fingerprint
+        return self.sealer.custody_row(event.event_id, event.envelope, event.signed,
+                                       leaf=event.leaf_hash if own else None)
 
     def events_for(self, envelopes: list[bytes]) -> list[CustodyEvent]:
         return [check_event(self.sealer.open(eid.hex(), sealed))
@@ -120,11 +123,14 @@ class Sync:
             raise UsageError(f"the folder {out.parent} does not exist")
         peer_ids = {p.fingerprint: self.peers.peer_id(p) for p in recipients}
         chosen = self._choose(list(peer_ids.values()), mode)
-        groups = self._split(chosen, max_size)
-        names = _bundle_names(out, len(groups))
-        result = ExportResult()
         acks = sorted({b for pid in peer_ids.values() for b, _ in self.index.received_from(pid)})
         revocations = [r.signed for r, _ in self.peers.revocations()]
+        # Every piece repeats the acks and revocations, and gains one `exported` event per
+        # envelope and recipient: --max-size must budget for them.
+        groups = self._split(chosen, max_size, fixed=len(canonical([acks, revocations])),
+                             recipients=len(recipients))
+        names = _bundle_names(out, len(groups))
+        result = ExportResult()
         for path, group in zip(names, groups):
             size = self._write_one(path, group, recipients, peer_ids, acks, revocations, progress)
             result.files.append((path, size, len(group)))
@@ -146,11 +152,13 @@ class Sync:
             skip = held if skip is None else skip & held
         return [o for o in everything if o[0] not in (skip or set())]
 
-    def _split(self, objects: list[tuple[bytes, str, int]],
-               max_size: int | None) -> list[list[tuple[bytes, str, int]]]:
+    def _split(self, objects: list[tuple[bytes, str, int]], max_size: int | None, *,
+               fixed: int = 0, recipients: int = 1) -> list[list[tuple[bytes, str, int]]]:
         if max_size is None:
             return [objects]
-        budget = max_size - _FIXED_OVERHEAD
+        # A budget of frame bytes: each 64 KiB of them costs 17 more bytes once sealed.
+        budget = ((max_size - _FIXED_OVERHEAD - fixed) * C.BUNDLE_MESSAGE_BYTES
+                  // (C.BUNDLE_MESSAGE_BYTES + C.SECRETSTREAM_ABYTES))
         biggest = max((s for _, _, s in objects), default=0)
         if budget < biggest + _PER_OBJECT + 2048:
             raise UsageError(f"--max-size {max_size:,} bytes is too small for these objects "
@@ -158,7 +166,8 @@ class Sync:
         groups: list[list[tuple[bytes, str, int]]] = [[]]
         used = 0
         for obj in objects:
-            cost = obj[2] + _PER_OBJECT + (2048 * len(self._envelope_events(obj)) if obj[1] == "envelope" else 0)
+            cost = obj[2] + _PER_OBJECT + (2048 * (len(self._envelope_events(obj)) + recipients)
+                                           if obj[1] == "envelope" else 0)
             if groups[-1] and used + cost > budget:
                 groups.append([])
                 used = 0
@@ -167,7 +176,7 @@ class Sync:
         return groups
 
     def _envelope_events(self, obj: tuple[bytes, str, int]) -> list[bytes]:
-        return [eid for eid, _ in self.index.custody_for([obj[0]])] + [b""]
+        return [eid for eid, _ in self.index.custody_for([obj[0]])]
 
     def _write_one(self, path: Path, group: list[tuple[bytes, str, int]], recipients: list[Peer],
                    peer_ids: dict[str, str], acks: list[str], revocations: list[dict[str, Any]],
