@@ -136,8 +136,10 @@ class Manifest:
     sequence: dict[str, int]
     objects: tuple[tuple[bytes, str, int], ...]      # (id, kind, size)
     acks: tuple[str, ...]
-    custody: tuple[dict[str, Any], ...]
+    custody: tuple[dict[str, Any], ...]          # {event, inclusion}
     revocations: tuple[dict[str, Any], ...]
+    heads: tuple[dict[str, Any], ...]            # signed tree heads the inclusions name
+    consistency: dict[str, Any]                  # old size → proof, to the sender's head
 
     @property
     def total_object_bytes(self) -> int:
@@ -147,19 +149,21 @@ class Manifest:
 def encode_manifest(*, bundle_id: str, sender: IdentityCard, recipients: list[str], created: str,
                     sequence: dict[str, int], objects: list[tuple[bytes, str, int]],
                     acks: list[str], custody: list[dict[str, Any]],
-                    revocations: list[dict[str, Any]]) -> bytes:
+                    revocations: list[dict[str, Any]], heads: list[dict[str, Any]] = (),
+                    consistency: dict[str, Any] | None = None) -> bytes:
     return canonical({
         "type": C.BUNDLE_TYPE, "version": C.FORMAT_VERSION, "bundle_id": bundle_id,
         "sender": sender.to_dict(), "recipients": sorted(recipients), "created": created,
         "sequence": sequence,
         "objects": [{"id": i.hex(), "kind": k, "size": s} for i, k, s in objects],
-        "acks": sorted(acks), "custody": custody, "revocations": revocations})
+        "acks": sorted(acks), "custody": custody, "revocations": revocations,
+        "heads": list(heads), "consistency": consistency or {}})
 
 
 def _parse_manifest(raw: bytes) -> Manifest:
     value = parse_canonical(raw, what="bundle manifest")
     keys = {"type", "version", "bundle_id", "sender", "recipients", "created", "sequence",
-            "objects", "acks", "custody", "revocations"}
+            "objects", "acks", "custody", "revocations", "heads", "consistency"}
     if not isinstance(value, dict) or set(value) != keys:
         raise FormatError("bundle manifest has missing or unknown fields")
     if value["type"] != C.BUNDLE_TYPE or type(value["version"]) is not int \
@@ -184,16 +188,21 @@ def _parse_manifest(raw: bytes) -> Manifest:
         objects.append((from_hex(item["id"], length=32, what="object id"), item["kind"], item["size"]))
     if len({o[0] for o in objects}) != len(objects):
         raise FormatError("bundle manifest lists an object twice")
-    for name in ("acks", "custody", "revocations"):
+    for name in ("acks", "custody", "revocations", "heads"):
         if not isinstance(value[name], list):
             raise FormatError(f"bundle manifest {name} is not a list")
     for ack in value["acks"]:
         from_hex(ack, length=32, what="ack")
-    if not all(isinstance(x, dict) for x in value["custody"] + value["revocations"]):
-        raise FormatError("bundle manifest custody or revocations are malformed")
+    if not all(isinstance(x, dict) for x in value["custody"] + value["revocations"] + value["heads"]):
+        raise FormatError("bundle manifest custody, revocations or heads are malformed")
+    if not all(set(x) == {"event", "inclusion"} for x in value["custody"]):
+        raise FormatError("bundle manifest custody entries are malformed")
+    if not isinstance(value["consistency"], dict):
+        raise FormatError("bundle manifest consistency proofs are malformed")
     return Manifest(raw, value["bundle_id"], card_from_dict(value["sender"]), tuple(recipients),
                     parse_time(value["created"], what="bundle created"), sequence, tuple(objects),
-                    tuple(value["acks"]), tuple(value["custody"]), tuple(value["revocations"]))
+                    tuple(value["acks"]), tuple(value["custody"]), tuple(value["revocations"]),
+                    tuple(value["heads"]), value["consistency"])
 
 
 class BundleReader:

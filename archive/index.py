@@ -56,8 +56,9 @@ def _migrate_3(db: sqlite_utils.Database) -> None:
     """The custody log as a Merkle tree (issue 4): our leaves, every head we were shown,
     proofs of others' events, and the evidence of any fork."""
     db["log_leaves"].create({"idx": int, "event": bytes, "leaf": bytes}, pk="idx")
-    db["heads"].create({"id": bytes, "log": str, "size": int, "sealed": bytes}, pk="id")
+    db["heads"].create({"id": bytes, "log": str, "size": int, "via": str, "sealed": bytes}, pk="id")
     db["heads"].create_index(["log", "size"])
+    db["sent_heads"].create({"peer": str, "size": int}, pk=("peer", "size"))
     db["proofs"].create({"event": bytes, "sealed": bytes}, pk="event")
     db["forks"].create({"id": bytes, "log": str, "sealed": bytes}, pk="id")
 
@@ -302,13 +303,39 @@ class Index:
         r = self.db.execute("SELECT idx FROM log_leaves WHERE event = ?", [event_id]).fetchone()
         return r[0] if r else None
 
-    def put_head(self, head_id: bytes, *, log: str, size: int, sealed: bytes) -> None:
-        self.db["heads"].insert({"id": head_id, "log": log, "size": size, "sealed": sealed}, ignore=True)
+    def put_head(self, head_id: bytes, *, log: str, size: int, via: str, sealed: bytes) -> None:
+        self.db["heads"].insert({"id": head_id, "log": log, "size": size, "via": via,
+                                 "sealed": sealed}, ignore=True)
 
-    def heads_of(self, log: str) -> list[tuple[int, bytes, bytes]]:
-        """(size, head id, sealed head) of every head seen from one log, smallest first."""
-        return [(r[0], r[1], r[2]) for r in self.db.execute(
-            "SELECT size, id, sealed FROM heads WHERE log = ? ORDER BY size", [log])]
+    def heads_of(self, log: str, *, via: str | None = None) -> list[tuple[int, bytes, bytes]]:
+        """(size, head id, sealed head) of the heads seen from one log (only those its
+        owner handed us directly when `via` is the owner), smallest first."""
+        if via is None:
+            rows = self.db.execute("SELECT size, id, sealed FROM heads WHERE log = ? ORDER BY size", [log])
+        else:
+            rows = self.db.execute("SELECT size, id, sealed FROM heads WHERE log = ? AND via = ? "
+                                   "ORDER BY size", [log, via])
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def record_head_sent(self, peer: str, size: int) -> None:
+        self.db["sent_heads"].insert({"peer": peer, "size": size}, ignore=True)
+
+    def head_sizes_sent(self, peer: str) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT size FROM sent_heads WHERE peer = ? ORDER BY size",
+                                              [peer])]
+
+    def put_proof(self, event_id: bytes, sealed: bytes) -> None:
+        self.db["proofs"].upsert({"event": event_id, "sealed": sealed}, pk="event")
+
+    def get_proof(self, event_id: bytes) -> bytes | None:
+        r = self.db.execute("SELECT sealed FROM proofs WHERE event = ?", [event_id]).fetchone()
+        return r[0] if r else None
+
+    def put_fork(self, fork_id: bytes, *, log: str, sealed: bytes) -> None:
+        self.db["forks"].insert({"id": fork_id, "log": log, "sealed": sealed}, ignore=True)
+
+    def forks(self) -> list[tuple[str, bytes]]:
+        return [(r[0], r[1]) for r in self.db.execute("SELECT log, sealed FROM forks")]
 
     def get_head(self, head_id: bytes) -> bytes | None:
         r = self.db.execute("SELECT sealed FROM heads WHERE id = ?", [head_id]).fetchone()

@@ -19,8 +19,11 @@ from . import constants as C
 from . import crypto
 from .bundle import BundleReader, encode_manifest, write_bundle
 from .custody import CustodyEvent, check_event, sign_event
+from .custodylog import (OwnLog, ProofTree, TreeHead, check_consistency, check_head, check_inclusion,
+                         inclusion_dict, open_head, seal_head)
 from .encoding import canonical
-from .errors import ArchiveError, FormatError, TrustError, UsageError
+from .encoding import canonical
+from .errors import ArchiveError, FormatError, RollbackError, TrustError, UsageError
 from .fsutil import fsync_dir
 from .index import Index, MetaSealer, RecordRow
 from .keys import SecretKeys
@@ -188,13 +191,20 @@ class Sync:
         new_events = [sign_event(self.keys, event="exported", envelope=e, record=record_of.get(e),
                                  peer=p.fingerprint, bundle=bundle_id, time=created)
                       for e in envelopes for p in recipients]
-        events = self.events_for(envelopes) + new_events
         sequences = {p.fingerprint: self.index.last_sequence_sent(peer_ids[p.fingerprint]) + 1
                      for p in recipients}
+        # The new events join our log, and its head is signed, before the bundle is
+        # written: a head in a bundle must never cover events we could still lose.
+        with self.index.transaction():
+            self.index.insert_custody(self.custody_row(e) for e in new_events)
+            head = OwnLog(self.index, self.keys, self.sealer, self.now).head()
+        custody, heads = self._custody_with_proofs(self.events_for(envelopes), head)
+        old_sizes = [n for pid in peer_ids.values() for n in self.index.head_sizes_sent(pid)]
+        consistency = OwnLog(self.index, self.keys, self.sealer, self.now).consistency(old_sizes, head)
         manifest = encode_manifest(
             bundle_id=bundle_id, sender=self.keys.card, recipients=[p.fingerprint for p in recipients],
             created=created, sequence=sequences, objects=group, acks=acks,
-            custody=[e.signed for e in events], revocations=revocations)
+            custody=custody, revocations=revocations, heads=heads, consistency=consistency)
         if len(manifest) > C.BUNDLE_MAX_MANIFEST:
             raise UsageError("this export's manifest would exceed 64 MiB; use --max-size to split it")
 
@@ -225,8 +235,40 @@ class Sync:
         with self.index.transaction():
             self.index.record_sent(bundle_id, sequences={peer_ids[fp]: n for fp, n in sequences.items()},
                                    created=created, object_ids=[oid for oid, _, _ in group])
-            self.index.insert_custody(self.custody_row(e) for e in new_events)
+            for pid in peer_ids.values():
+                self.index.record_head_sent(pid, head.size)
         return size
+
+    def _custody_with_proofs(self, events: list[CustodyEvent],
+                             head: TreeHead) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Each event with its inclusion proof: ours against our new head, others' as
+        they reached us; and every head those proofs name."""
+        tree = ProofTree(self.index.log_leaves()[:head.size])
+        heads = {head.head_id: head.signed}
+        items = []
+        for event in events:
+            inclusion = None
+            if event.actor == self.keys.card.fingerprint:
+                at = self.index.log_index_of(event.event_id)
+                if at is not None and at < head.size:
+                    inclusion = inclusion_dict(head, at, tree.path(at))
+            else:
+                stored = self.stored_proof(event.event_id)
+                if stored is not None:
+                    inclusion, other = stored
+                    heads[other.head_id] = other.signed
+            items.append({"event": event.signed, "inclusion": inclusion})
+        return items, list(heads.values())
+
+    def stored_proof(self, event_id: bytes) -> tuple[dict[str, Any], TreeHead] | None:
+        """Another archive's proof that one of its events is in its log, and that head."""
+        sealed = self.index.get_proof(event_id)
+        if sealed is None:
+            return None
+        inclusion = self.sealer.open(event_id.hex(), sealed)
+        head_id = bytes.fromhex(inclusion["head"])
+        head, _ = open_head(self.sealer, head_id, self.index.get_head(head_id))
+        return inclusion, head
 
     def _read(self, object_id: bytes) -> bytes:
         where = self.index.locate(object_id)
@@ -248,9 +290,10 @@ class Sync:
                 result.already_imported = True
                 return result
             # Everything the manifest claims is checked before anything is written.
-            events = [check_event(e) for e in m.custody]
-            revocations = [check_revocation(r) for r in m.revocations]
             sender_id = self.sealer.peer_id(m.sender.fingerprint)
+            heads = self._check_log(m, sender_id)
+            events, proofs = self._check_custody(m, heads)
+            revocations = [check_revocation(r) for r in m.revocations]
             held = self.index.has_objects(o[0] for o in m.objects)
             staging: list[PackWriter] = []
             try:
@@ -266,7 +309,7 @@ class Sync:
         now = self.now()
         try:
             self._commit_import(m, closed, staging, rows, dedup, unreadable, events + imported_events,
-                                revocations, sender_id, result, now)
+                                revocations, sender_id, result, now, heads, proofs)
         except BaseException:
             self.store.roll_back_staged(self.index.pack_ids())
             raise
@@ -276,9 +319,16 @@ class Sync:
         return result
 
     def _commit_import(self, m, closed, staging, rows, dedup, unreadable, events, revocations,
-                       sender_id, result, now) -> None:
-        """The import's one transaction: packs, records, received, acks, custody, revocations."""
+                       sender_id, result, now, heads, proofs) -> None:
+        """The import's one transaction: packs, records, received, acks, custody, log heads
+        and proofs, revocations."""
         with self.index.transaction():
+            for head in heads.values():
+                brought = m.consistency if head.log == m.sender.fingerprint else {}
+                self.index.put_head(head.head_id, log=self.sealer.peer_id(head.log), size=head.size,
+                                    via=sender_id, sealed=seal_head(self.sealer, head, brought))
+            for event_id, inclusion in proofs.items():
+                self.index.put_proof(event_id, self.sealer.seal(event_id.hex(), inclusion))
             for pack, kinds in zip(closed, (w.kinds for w in staging)):
                 if pack is not None:
                     self.index.insert_pack(pack, kinds=kinds)
@@ -290,6 +340,47 @@ class Sync:
             result.acks = sum(self.index.acknowledge(b, sender_id) for b in m.acks)
             self.index.insert_custody(self.custody_row(e) for e in events)
             result.revocations = sum(self.peers.apply(r, now=now) for r in revocations)
+
+    def _check_log(self, m, sender_id: str) -> dict[bytes, TreeHead]:
+        """The heads in the manifest; the sender's must extend every head it showed us."""
+        heads = {}
+        for value in m.heads:
+            head = check_head(value)
+            heads[head.head_id] = head
+        own = [h for h in heads.values() if h.log == m.sender.fingerprint]
+        if not own:
+            return heads   # a sender with nothing in its log yet (or an ack-only bundle)
+        latest = max(own, key=lambda h: h.size)
+        known = [open_head(self.sealer, hid, sealed)
+                 for _, hid, sealed in self.index.heads_of(sender_id, via=sender_id)]
+        try:
+            check_consistency(latest, known, m.consistency)
+        except RollbackError:
+            self._keep_fork_evidence(sender_id, latest, [h for h, _ in known], m.consistency)
+            raise
+        return heads
+
+    def _keep_fork_evidence(self, log: str, new: TreeHead, known: list[TreeHead],
+                            consistency: Any) -> None:
+        """Both heads (signed by the same key) are the proof of a forked or shrunk log."""
+        evidence = {"new": new.signed, "known": [h.signed for h in known], "consistency": consistency}
+        fork_id = crypto.labelled_hash(C.TREE_HEAD, canonical(evidence))
+        with self.index.transaction():
+            self.index.put_fork(fork_id, log=log, sealed=self.sealer.seal(fork_id.hex(), evidence))
+
+    def _check_custody(self, m, heads: dict[bytes, TreeHead]):
+        """Every event's signature, and every inclusion proof; the sender must prove its own."""
+        events, proofs = [], {}
+        for item in m.custody:
+            event = check_event(item["event"])
+            if item["inclusion"] is not None:
+                check_inclusion(event, item["inclusion"], heads)
+                if event.actor != self.keys.card.fingerprint:
+                    proofs[event.event_id] = item["inclusion"]
+            elif event.actor == m.sender.fingerprint:
+                raise FormatError("a custody event of the bundle's sender has no inclusion proof")
+            events.append(event)
+        return events, proofs
 
     def _stage(self, reader: BundleReader, held: set[bytes], staging: list[PackWriter],
                result: ImportResult, seal_meta: Callable[[OpenedRecord], bytes],

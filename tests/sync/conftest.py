@@ -214,10 +214,27 @@ def manifest_for(sender: Archive, *, recipients: list[str], objects: list[tuple[
                  bundle_id: str | None = None, custody: list | None = None,
                  revocations: list | None = None, acks: list | None = None,
                  sender_card: IdentityCard | None = None, created: str = "2026-06-01T12:00:00Z") -> bytes:
+    """A manifest as the sender would sign it; `custody` is a list of signed events, each
+    sent with the inclusion proof the sender's real export would give it."""
+    items, heads = [], []
+    if custody:
+        from archive.custodylog import OwnLog
+        head = OwnLog(sender.index, sender.keys, sender.sealer, sender._now).head()
+        items, heads = sender.sync._custody_with_proofs([_as_event(e) for e in custody], head)
     return encode_manifest(
         bundle_id=bundle_id or crypto.random_bytes(32).hex(), sender=sender_card or sender.keys.card,
         recipients=recipients, created=created, sequence={r: 1 for r in recipients}, objects=objects,
-        acks=acks or [], custody=custody or [], revocations=revocations or [])
+        acks=acks or [], custody=items, revocations=revocations or [], heads=heads)
+
+
+def _as_event(event: dict):
+    """A CustodyEvent for `event`, even a forged one (tests put forgeries in manifests)."""
+    from archive.custody import CustodyEvent, check_event
+    try:
+        return check_event(event)
+    except Exception:
+        return CustodyEvent(event.get("event", "?"), event.get("envelope", "00" * 32), None,
+                            "00" * 32, None, None, event.get("time", ""), event)
 
 
 def signature_frame(seed: bytes, fingerprint: str, manifest: bytes) -> bytes:

@@ -113,7 +113,8 @@ def test_exported_bundle_round_trips(env):
     assert m.sender.fingerprint == env.world["field"].fingerprint
     assert [o[1] for o in got] == ["envelope"]
     assert got[0][2] in {d for _, _, _, d in env.objects}
-    assert [e["event"] for e in m.custody] == ["recorded", "exported"]
+    assert [e["event"]["event"] for e in m.custody] == ["recorded", "exported"]
+    assert all(e["inclusion"] is not None for e in m.custody)  # the sender proves its own events
 
 
 def test_size_is_prefix_plus_whole_messages(env):

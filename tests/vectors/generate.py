@@ -8,8 +8,13 @@ Run once, by hand, when a format changes (spec, vectors and code change in the s
 Every input is derived from a fixed label, so the output is byte-for-byte reproducible:
 even the envelopes' sealed-box stanzas, which the archive makes with fresh random
 ephemeral keys, are made here with fixed ephemeral keys (`unsafe_deterministic_seal`,
-the exact libsodium crypto_box_seal construction). The test run only reads the files
-(tests/vectors/test_vectors.py); it never calls this script.
+the exact libsodium crypto_box_seal construction), and the bundles' hidden stanzas with
+fixed Elligator seeds (`unsafe_deterministic_hidden_seal`). One exception: a whole
+bundle cannot be made from fixed inputs (libsodium draws the secretstream header
+itself), so `bundle-small` holds bytes the real writer produced once; this script keeps
+those stored bytes for as long as they still decode to the expected manifest and
+objects, and writes fresh ones only when they do not (format.md §15). The test run only
+reads the files (tests/vectors/test_vectors.py); it never calls this script.
 
 Each file is one case: {"kind", "name", "description", "expect", "inputs", "outputs"}.
 Binary values are lowercase hex; `expect` is ok | format | integrity | signature | trust
@@ -19,22 +24,28 @@ Binary values are lowercase hex; `expect` is ok | format | integrity | signature
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
 
+import monocypher
 import nacl.bindings
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from archive import constants as C
 from archive import crypto
 from archive.api import passphrase_bytes
+from archive.bundle import BundleReader, encode_manifest, write_bundle
 from archive.chunks import encrypt_chunk, padded_chunks
 from archive.encoding import canonical, group_fingerprint, padme, u16, u32
 from archive.keys import (SecretKeys, encode_secret_key_file, revocation_certificate,
                           sign_card)
+from archive.custody import sign_event
+from archive.errors import ArchiveError, TrustError
+from archive.peers import Peer, peer_revocation
 from archive.records import Draft, build_statement, envelope_payload, field_digest, record_id
 from archive.store import pack_id_for
 from archive.textinput import parse_text
@@ -446,6 +457,10 @@ def chunk_refs(data: bytes, secret: bytes) -> list[dict[str, Any]]:
     return [encrypt_chunk(keyer, c).ref() for c in padded_chunks(data)]
 
 
+# The envelopes built below, reused as the objects of the bundle vectors (§17).
+ENVELOPES: dict[str, tuple[str, bytes]] = {}
+
+
 def envelopes() -> None:
     inputs = statement_inputs(TESTIMONY_FIELDS, [attachment_value()])
     st, disc, data, sig = make_statement(inputs)
@@ -456,6 +471,7 @@ def envelopes() -> None:
     nonce = fixed("envelope/nonce", C.XCHACHA_NONCE_BYTES)
     stanzas = stanza_keys("envelope", [AUTHOR.card.box_key], 4, [2])
     env = build_envelope(stanzas, data_key, nonce, payload)
+    ENVELOPES["author"] = (record_id(data), env)
     body = json.loads(payload[4:4 + int.from_bytes(payload[:4], "big")])
     ct_at = len(C.ENVELOPE_MAGIC) + 2 + 4 * C.SEALED_BOX_BYTES + C.XCHACHA_NONCE_BYTES
     common_out = {"record_id": record_id(data), "statement": h(data), "signature": h(sig),
@@ -475,6 +491,7 @@ def envelopes() -> None:
     data_key8, nonce8 = fixed("envelope-8/data-key"), fixed("envelope-8/nonce", C.XCHACHA_NONCE_BYTES)
     stanzas8 = stanza_keys("envelope-8", real, 8, [0, 3, 4, 6, 7])
     env8 = build_envelope(stanzas8, data_key8, nonce8, payload)
+    ENVELOPES["eight"] = (record_id(data), env8)
     case("envelope-eight-stanzas", "envelope", "ok",
          "the same record sealed to 5 distinct recipients (8 stanzas), opened with the lawyer's "
          "box key: a new envelope, the same record id",
@@ -677,6 +694,385 @@ def text_headers() -> None:
         case(f"text-header-{name}", "text_header", expect, why, {"text": text}, outputs)
 
 
+# --- §17-20 bundles, custody events, revocations ---------------------------------------------------
+
+ARCHIVIST = Who("archivist", "Archivist (fictional)")
+COURIER = Who("courier", "Courier (fictional)")
+LOST = Who("lost", "Lost laptop (fictional)")
+
+BUNDLE_ID = h(fixed("bundle/id"))
+BUNDLE_CREATED = "2024-03-15T10:00:00Z"
+COURIER_BUNDLE_ID = h(fixed("bundle/courier-id"))
+
+
+def unsafe_deterministic_hidden_seal(recipient_public: bytes, message: bytes, elligator_seed: bytes) -> bytes:
+    """crypto.hidden_seal_to with a FIXED Elligator seed. Test vectors only, never real data.
+
+    stanza = representative ‖ crypto_box(message, nonce = BLAKE2b-192(epk ‖ recipient_pk),
+                                         recipient_pk, esk), epk = elligator_map(representative)
+    """
+    representative, esk = monocypher.elligator_key_pair(elligator_seed)
+    epk = monocypher.elligator_map(representative)
+    nonce = hashlib.blake2b(epk + recipient_public, digest_size=C.XCHACHA_NONCE_BYTES).digest()
+    return representative + nacl.bindings.crypto_box(message, nonce, recipient_public, esk)
+
+
+def hidden_seals() -> None:
+    seed = fixed("hidden-seal/elligator-seed")
+    message = fixed("hidden-seal/bundle-key")
+    representative, esk = monocypher.elligator_key_pair(seed)
+    epk = monocypher.elligator_map(representative)
+    clean = crypto.box_public_key(esk)
+    # The vector shows the point that matters: the ephemeral public key is the mapped point
+    # (it may carry a low-order component), not X25519(esk, 9).
+    assert epk != clean
+    recipient = LAWYER.card.box_key
+    nonce = hashlib.blake2b(epk + recipient, digest_size=C.XCHACHA_NONCE_BYTES).digest()
+    stanza = unsafe_deterministic_hidden_seal(recipient, message, seed)
+    assert len(stanza) == C.BUNDLE_STANZA_BYTES and crypto.hidden_open(LAWYER.box_secret, stanza) == message
+    case("hidden-seal", "hidden_seal", "ok",
+         "a bundle stanza: Monocypher crypto_elligator_key_pair(seed) gives (representative, esk); "
+         "epk = crypto_elligator_map(representative), which differs from X25519(esk, 9) here; "
+         "stanza = representative ‖ crypto_box(bundle key, nonce = BLAKE2b-192(epk ‖ recipient box "
+         "key), recipient box key, esk). A writer MUST use a fresh random seed",
+         {"elligator_seed": h(seed), "recipient_box_secret": h(LAWYER.box_secret), "message": h(message)},
+         {"recipient_box_key": h(recipient), "representative": h(representative),
+          "ephemeral_secret": h(esk), "ephemeral_public": h(epk), "x25519_base_of_esk": h(clean),
+          "nonce": h(nonce), "stanza": h(stanza)})
+    top = bytearray(stanza)
+    top[31] ^= 0xC0
+    case("hidden-seal-top-bits-ignored", "hidden_seal", "ok",
+         "the representative's two top bits flipped: the map ignores them, so the stanza still "
+         "opens (which is why the first message's AD covers every stanza byte)",
+         {"recipient_box_secret": h(LAWYER.box_secret), "stanza": h(bytes(top))}, {"message": h(message)})
+    case("hidden-seal-not-for-us", "hidden_seal", "trust", "opened with a box key it was not sealed to",
+         {"recipient_box_secret": h(STRANGER.box_secret), "stanza": h(stanza)})
+    flipped = bytearray(stanza)
+    flipped[40] ^= 1
+    case("hidden-seal-flipped-mac", "hidden_seal", "trust", "a byte of the box's MAC flipped: it does not open",
+         {"recipient_box_secret": h(LAWYER.box_secret), "stanza": h(bytes(flipped))})
+    flipped = bytearray(stanza)
+    flipped[5] ^= 1
+    case("hidden-seal-flipped-representative", "hidden_seal", "trust",
+         "a low byte of the representative flipped: another point, another key, it does not open",
+         {"recipient_box_secret": h(LAWYER.box_secret), "stanza": h(bytes(flipped))})
+    plain = unsafe_deterministic_seal(recipient, message, fixed("hidden-seal/plain-ephemeral"))
+    case("hidden-seal-plain-sealed-box", "hidden_seal", "trust",
+         "a plain libsodium crypto_box_seal of the same key (ephemeral public key in clear) is not a "
+         "bundle stanza: read as a representative, its first 32 bytes map to another point",
+         {"recipient_box_secret": h(LAWYER.box_secret), "stanza": h(plain)})
+
+
+def _envelope_id(which: str) -> bytes:
+    return hashlib.sha256(ENVELOPES[which][1]).digest()
+
+
+def custody_events() -> None:
+    rid = ENVELOPES["eight"][0]
+    env8 = _envelope_id("eight")
+    recorded = sign_event(AUTHOR.keys, event="recorded", envelope=env8, record=rid, peer=None, bundle=None,
+                          time=CREATED)
+    exported = sign_event(AUTHOR.keys, event="exported", envelope=env8, record=rid,
+                          peer=LAWYER.card.fingerprint, bundle=BUNDLE_ID, time=BUNDLE_CREATED)
+    relayed = sign_event(COURIER.keys, event="imported", envelope=env8, record=None,
+                         peer=AUTHOR.card.fingerprint, bundle=BUNDLE_ID, time="2024-03-16T07:30:00Z")
+    for name, who, e, why in [
+        ("recorded", AUTHOR, recorded, "the `recorded` event `record` and `add` sign: peer and bundle "
+         "null, time = the statement's created"),
+        ("exported", AUTHOR, exported, "an `exported` event: one per envelope and recipient, time = the "
+         "bundle's created"),
+        ("imported-relay", COURIER, relayed, "an `imported` event by a courier that cannot read the "
+         "envelope: record null"),
+    ]:
+        body = {k: v for k, v in e.signed.items() if k != "signature"}
+        case(f"custody-event-{name}", "custody_event", "ok",
+             f"{why}. signature = Ed25519 over 'testimony/v1/custody\\0' ‖ canonical(event without "
+             "signature); event id = SHA-256('testimony/v1/custody\\0' ‖ canonical(signed event))",
+             {**who.identity_inputs(), "event": e.event, "envelope": e.envelope, "record": e.record,
+              "peer": e.peer, "bundle": e.bundle, "time": e.time},
+             {"unsigned": h(canonical(body)), "signature": e.signed["signature"], "event": h(e.raw),
+              "event_id": h(e.event_id), "actor_fingerprint": e.actor})
+
+    body = {k: v for k, v in exported.signed.items() if k != "signature"}
+
+    def bad(name: str, expect: str, why: str, value: dict[str, Any] | None = None, *,
+            raw: bytes | None = None, sign: bool = True, purpose: bytes = C.CUSTODY) -> None:
+        if raw is None:
+            unsigned = {k: v for k, v in value.items() if k != "signature"}
+            signature = crypto.sign(AUTHOR.seed, purpose=purpose, message=canonical(unsigned)).hex() \
+                if sign else exported.signed["signature"]
+            raw = canonical({**unsigned, "signature": signature})
+        case(f"custody-event-{name}", "custody_event", expect, why, {"event": h(raw)})
+
+    bad("time-altered", "signature", "the time changed after signing", {**body, "time": "2024-03-15T10:00:01Z"},
+        sign=False)
+    bad("actor-swapped", "signature", "the actor's keys replaced by the lawyer's, the author's signature kept",
+        {**body, "actor": {"box_key": h(LAWYER.card.box_key), "sign_key": h(LAWYER.card.sign_key)}}, sign=False)
+    bad("other-label", "signature", "signed with the statement label instead of the custody label", body,
+        purpose=C.STATEMENT)
+    bad("unknown-event", "format", "an event that is not recorded, exported, imported or disclosed (signed)",
+        {**body, "event": "destroyed"})
+    bad("extra-field", "format", "an unknown field (signed)", {**body, "note": "x"})
+    bad("uppercase-record", "format", "record id in uppercase hex (signed)", {**body, "record": rid.upper()})
+    bad("short-peer", "format", "a peer fingerprint of 16 bytes, not 32 (signed)",
+        {**body, "peer": LAWYER.card.fingerprint[:32]})
+    bad("version-true", "format", "version true is not the integer 1 (signed)", {**body, "version": True})
+    bad("not-canonical", "format", "the event's bytes are not canonical JSON (a space)",
+        raw=exported.raw.replace(b'"event":', b'"event": '))
+
+    # Causal display order (custody.chain_order): the courier's and the lawyer's clocks run
+    # behind the author's, so sorting by time alone would show imports before their exports.
+    courier_export = sign_event(COURIER.keys, event="exported", envelope=env8, record=None,
+                                peer=LAWYER.card.fingerprint, bundle=COURIER_BUNDLE_ID,
+                                time="2024-03-15T08:00:00Z")
+    courier_import = sign_event(COURIER.keys, event="imported", envelope=env8, record=None,
+                                peer=AUTHOR.card.fingerprint, bundle=BUNDLE_ID, time="2024-03-15T07:59:00Z")
+    lawyer_import = sign_event(LAWYER.keys, event="imported", envelope=env8, record=rid,
+                               peer=COURIER.card.fingerprint, bundle=COURIER_BUNDLE_ID,
+                               time="2024-03-14T09:00:00Z")
+    exported_courier = sign_event(AUTHOR.keys, event="exported", envelope=env8, record=rid,
+                                  peer=COURIER.card.fingerprint, bundle=BUNDLE_ID, time=BUNDLE_CREATED)
+    chain = [recorded, exported_courier, courier_import, courier_export, lawyer_import]
+    shuffled = [chain[i] for i in (4, 2, 0, 3, 1)]
+    from archive.custody import chain_order
+    assert chain_order(shuffled) == chain
+    assert sorted(chain, key=lambda e: e.time) != chain
+    case("custody-chain-order", "custody_order", "ok",
+         "author → courier → lawyer, the later hops' clocks behind: displayed in causal order "
+         "(recorded; each export before the import of its bundle; an actor exports after it first "
+         "held the envelope), time only breaking ties",
+         {"events": [h(e.raw) for e in shuffled]},
+         {"order": [h(e.event_id) for e in chain]})
+
+
+def revocations() -> None:
+    stranger = Peer("Stranger (fictional)", "courier", STRANGER.card, "2024-03-02T12:00:00Z")
+    rev = peer_revocation(AUTHOR.keys, stranger, created=CREATED)
+    body = {k: v for k, v in rev.signed.items() if k != "signature"}
+    case("peer-revocation", "peer_revocation", "ok",
+         "`peers revoke`: {created, revoked, revoker: the revoker's whole card, type "
+         "'testimony/peer-revocation', version 1}, signed by the revoker over "
+         "'testimony/v1/revocation\\0' ‖ canonical(body)",
+         {**AUTHOR.identity_inputs(), "revoked": STRANGER.card.fingerprint, "revocation_created": CREATED},
+         {"unsigned": h(canonical(body)), "signature": rev.signed["signature"],
+          "revocation": h(canonical(rev.signed)), "revoked": STRANGER.card.fingerprint,
+          "revoker": AUTHOR.card.fingerprint, "row_id": h(crypto.labelled_hash(C.REVOCATION,
+                                                                                canonical(rev.signed)))})
+    cert = revocation_certificate(LOST.seed, LOST.card, created=LOST.card.created)
+    case("peer-revocation-self-certificate", "peer_revocation", "ok",
+         "the certificate `init` wrote (§5), as it travels in a manifest's revocations: a key "
+         "revoking itself (revoked = revoker), dated at init",
+         {"revocation": h(cert)},
+         {"revocation": h(cert), "revoked": LOST.card.fingerprint, "revoker": LOST.card.fingerprint,
+          "created": LOST.card.created})
+
+    def bad(name: str, expect: str, why: str, value: dict[str, Any], *, sign: bool = True,
+            purpose: bytes = C.REVOCATION) -> None:
+        unsigned = {k: v for k, v in value.items() if k != "signature"}
+        signature = crypto.sign(AUTHOR.seed, purpose=purpose, message=canonical(unsigned)).hex() \
+            if sign else rev.signed["signature"]
+        case(f"peer-revocation-{name}", "peer_revocation", expect, why,
+             {"revocation": h(canonical({**unsigned, "signature": signature}))})
+
+    bad("revoked-altered", "signature", "another key put in `revoked` after signing",
+        {**body, "revoked": LAWYER.card.fingerprint}, sign=False)
+    bad("backdated", "signature", "the date moved earlier after signing",
+        {**body, "created": "2024-01-01T00:00:00Z"}, sign=False)
+    bad("revoker-renamed", "signature", "the revoker's card renamed: its self-signature fails",
+        {**body, "revoker": {**body["revoker"], "name": "Someone else"}})
+    bad("signed-as-custody", "signature", "signed with the custody label", body, purpose=C.CUSTODY)
+    bad("extra-field", "format", "an unknown field (signed)", {**body, "reason": "lost"})
+    bad("unknown-type", "format", "an unknown type (signed)", {**body, "type": "testimony/unpin"})
+    bad("version-2", "format", "version 2 (signed)", {**body, "version": 2})
+    bad("revoked-not-hex", "format", "revoked is not a 32-byte hex fingerprint (signed)",
+        {**body, "revoked": STRANGER.card.fingerprint[:32]})
+
+
+def _attachment_chunk() -> Any:
+    """The one chunk object of ATTACHMENT_FILE, as the envelopes' chunk refs name it."""
+    (chunk,) = [encrypt_chunk(crypto.ChunkKeyer(AUTHOR.convergence_secret), c)
+                for c in padded_chunks(ATTACHMENT_FILE)]
+    return chunk
+
+
+def manifest_inputs() -> dict[str, Any]:
+    """The manifest of the bundle vectors: AUTHOR sends two envelopes and their chunk to
+    LAWYER and ARCHIVIST, with the custody events Sync.export would add."""
+    rid8, env8 = ENVELOPES["eight"]
+    rida, enva = ENVELOPES["author"]
+    chunk = _attachment_chunk()
+    objects = [(chunk.object_id, "chunk", len(chunk.obj)), (_envelope_id("author"), "envelope", len(enva)),
+               (_envelope_id("eight"), "envelope", len(env8))]
+    recipients = [LAWYER, ARCHIVIST]
+    events = [sign_event(AUTHOR.keys, event="recorded", envelope=_envelope_id(w), record=r, peer=None,
+                         bundle=None, time=CREATED) for w, r in (("author", rida), ("eight", rid8))]
+    events += [sign_event(AUTHOR.keys, event="exported", envelope=_envelope_id(w), record=r,
+                          peer=p.card.fingerprint, bundle=BUNDLE_ID, time=BUNDLE_CREATED)
+               for w, r in (("author", rida), ("eight", rid8)) for p in recipients]
+    stranger = Peer("Stranger (fictional)", "courier", STRANGER.card, "2024-03-02T12:00:00Z")
+    revs = [peer_revocation(AUTHOR.keys, stranger, created=CREATED).signed,
+            json.loads(revocation_certificate(LOST.seed, LOST.card, created=LOST.card.created))]
+    return {
+        "bundle_id": BUNDLE_ID, "sender": AUTHOR.card.to_dict(),
+        "recipients": [p.card.fingerprint for p in recipients], "created": BUNDLE_CREATED,
+        "sequence": {LAWYER.card.fingerprint: 3, ARCHIVIST.card.fingerprint: 1},
+        "objects": [{"id": h(i), "kind": k, "size": s} for i, k, s in objects],
+        "acks": sorted(h(fixed(f"bundle/ack/{i}")) for i in range(2)),
+        "custody": [e.signed for e in events], "revocations": revs,
+    }
+
+
+def manifest_bytes(inputs: dict[str, Any]) -> bytes:
+    from archive.keys import card_from_dict
+    return encode_manifest(
+        bundle_id=inputs["bundle_id"], sender=card_from_dict(inputs["sender"]),
+        recipients=inputs["recipients"], created=inputs["created"], sequence=inputs["sequence"],
+        objects=[(bytes.fromhex(o["id"]), o["kind"], o["size"]) for o in inputs["objects"]],
+        acks=inputs["acks"], custody=inputs["custody"], revocations=inputs["revocations"])
+
+
+def manifests() -> None:
+    inputs = manifest_inputs()
+    raw = manifest_bytes(inputs)
+    case("bundle-manifest", "bundle_manifest", "ok",
+         "a manifest: canonical JSON; recipients and acks sorted, objects in stream order; `sequence` "
+         "maps each recipient's fingerprint to its own (sender, recipient) number; the SIGNATURE "
+         "frame's signature is Ed25519 over 'testimony/v1/bundle\\0' ‖ the manifest bytes",
+         {"sign_seed": h(AUTHOR.seed), **inputs},
+         {"manifest": h(raw), "signature": h(crypto.sign(AUTHOR.seed, purpose=C.BUNDLE, message=raw))})
+    value = json.loads(raw)
+
+    def bad(name: str, why: str, changed: dict[str, Any] | None = None, *, data: bytes | None = None) -> None:
+        case(f"bundle-manifest-{name}", "bundle_manifest", "format", why,
+             {"manifest": h(data if data is not None else canonical({**value, **changed}))})
+
+    lawyer = LAWYER.card.fingerprint
+    bad("not-canonical", "a space after a colon", data=raw.replace(b'"acks":', b'"acks": '))
+    bad("version-2", "an unknown version", {"version": 2})
+    bad("extra-field", "an unknown field", {"tree_head": None})
+    bad("sequence-single-number", "`sequence` as one number (DESIGN.md's wording) rather than an object",
+        {"sequence": 3})
+    bad("sequence-missing-recipient", "`sequence` lacks one recipient", {"sequence": {lawyer: 3}})
+    bad("sequence-zero", "a sequence number of 0 (they start at 1)",
+        {"sequence": {**value["sequence"], lawyer: 0}})
+    bad("five-recipients", "five recipients (a bundle has four stanzas)",
+        {"recipients": sorted([lawyer] + [h(fixed(f"manifest/fp/{i}")) for i in range(4)]),
+         "sequence": {fp: 1 for fp in [lawyer] + [h(fixed(f"manifest/fp/{i}")) for i in range(4)]}})
+    bad("no-recipients", "no recipient", {"recipients": [], "sequence": {}})
+    bad("object-twice", "the same object listed twice", {"objects": value["objects"] + value["objects"][:1]})
+    bad("object-size-zero", "an object of size 0", {"objects": [{**value["objects"][0], "size": 0}]})
+    bad("object-too-large", "an object above the 17 MiB object limit",
+        {"objects": [{**value["objects"][0], "size": C.MAX_OBJECT_BYTES + 1}]})
+    bad("object-unknown-kind", "an object kind other than envelope or chunk",
+        {"objects": [{**value["objects"][0], "kind": "pack"}]})
+    bad("ack-not-hex", "an ack that is not a 32-byte hex bundle id", {"acks": ["yesterday"]})
+    bad("bad-created", "created is not a UTC time", {"created": "2024-03-15"})
+
+
+def _pinned(*entries: tuple[Who, str | None]) -> list[dict[str, Any]]:
+    return [{"card": w.card.to_dict(), "revoked": revoked} for w, revoked in entries]
+
+
+def _bundle_objects() -> list[tuple[bytes, bytes]]:
+    chunk = _attachment_chunk()
+    return [(chunk.object_id, chunk.obj), (_envelope_id("author"), ENVELOPES["author"][1]),
+            (_envelope_id("eight"), ENVELOPES["eight"][1])]
+
+
+def _reads_as(data: bytes, manifest: bytes, objects: list[tuple[bytes, bytes]]) -> bool:
+    """Whether stored bundle bytes still decode, for LAWYER, to exactly this manifest and these objects."""
+    def key_for(fp: str) -> bytes:
+        if fp != AUTHOR.card.fingerprint:
+            raise TrustError("not the vector's sender")
+        return AUTHOR.card.sign_key
+    try:
+        reader = BundleReader(io.BytesIO(data), len(data), LAWYER.box_secret, key_for)
+        got = [(i, d) for i, _, d in reader.objects()]
+    except ArchiveError:
+        return False
+    return reader.manifest.raw == manifest and got == objects
+
+
+def bundles() -> None:
+    manifest = manifest_bytes(manifest_inputs())
+    objects = _bundle_objects()
+    recipients = [LAWYER.card.box_key, ARCHIVIST.card.box_key]
+    stored = HERE / "bundle-small.json"
+    data = None
+    if stored.exists():
+        data = bytes.fromhex(json.loads(stored.read_text(encoding="utf-8"))["outputs"]["bundle"])
+        if not _reads_as(data, manifest, objects):
+            data = None
+    if data is None:  # random keys, slots and header: made once, then kept (see the docstring)
+        out = io.BytesIO()
+        write_bundle(out, recipient_box_keys=recipients, signing_seed=AUTHOR.seed,
+                     signer_fingerprint=AUTHOR.card.fingerprint, manifest=manifest, objects=iter(objects))
+        data = out.getvalue()
+        assert _reads_as(data, manifest, objects)
+    prefix_len = C.BUNDLE_STANZAS * C.BUNDLE_STANZA_BYTES + C.SECRETSTREAM_HEADER_BYTES
+    slots = [crypto.hidden_open(LAWYER.box_secret, data[i * 80:(i + 1) * 80]) for i in range(4)]
+    own = next(i for i, k in enumerate(slots) if k is not None)
+    archivist = next(i for i in range(4) if crypto.hidden_open(ARCHIVIST.box_secret, data[i * 80:(i + 1) * 80]))
+    other = next(i for i in range(4) if i not in (own, archivist))
+    signature = crypto.sign(AUTHOR.seed, purpose=C.BUNDLE, message=manifest)
+    frames = (bytes([C.FRAME_SIGNATURE]) + u32(96) + bytes.fromhex(AUTHOR.card.fingerprint) + signature
+              + bytes([C.FRAME_MANIFEST]) + u32(len(manifest)) + manifest
+              + b"".join(bytes([C.FRAME_OBJECT]) + u32(32 + len(o)) + i + o for i, o in objects)
+              + bytes([C.FRAME_END]) + u32(0))
+    messages = -(-len(frames) // C.BUNDLE_MESSAGE_BYTES)
+    assert len(data) == prefix_len + messages * (C.BUNDLE_MESSAGE_BYTES + C.SECRETSTREAM_ABYTES)
+    reader_inputs = {"box_secret": h(LAWYER.box_secret), "pinned": _pinned((AUTHOR, None))}
+    case("bundle-small", "bundle", "ok",
+         "a whole bundle from the author to the lawyer and the archivist (two stanzas sealed to them, "
+         "two to throwaway keys, shuffled), holding a chunk and two envelopes, read with the lawyer's "
+         "key. Its keys, slot order and secretstream header are random, so these bytes were made "
+         "once by the real writer and are kept; `plaintext` is the frame stream before its zero "
+         "padding, `bundle_key` what the lawyer's stanza opens to",
+         {**reader_inputs, "sender_sign_seed": h(AUTHOR.seed),
+          "recipient_box_keys": [h(k) for k in recipients], "manifest_vector": "bundle-manifest"},
+         {"bundle": h(data), "size": len(data), "messages": messages, "own_slot": own,
+          "bundle_key": h(slots[own]), "first_message_ad": h(hashlib.sha256(data[:prefix_len]).digest()),
+          "plaintext": h(frames), "manifest": h(manifest), "signature": h(signature),
+          "objects": [{"id": h(i), "kind": k, "size": len(o)}
+                      for (i, o), k in zip(objects, ("chunk", "envelope", "envelope"))]})
+
+    def bad(name: str, expect: str, why: str, edit: dict[str, Any], **changes: Any) -> None:
+        case(f"bundle-{name}", "bundle", expect, why, {"base": "bundle-small", "edit": edit,
+                                                        **reader_inputs, **changes})
+
+    message_at = prefix_len
+    bad("flipped-message-byte", "integrity", "one ciphertext byte of the message flipped",
+        {"xor": [message_at + 1000, 1]})
+    bad("flipped-tag", "integrity", "the last byte (the message's MAC) flipped", {"xor": [len(data) - 1, 1]})
+    bad("flipped-header", "integrity", "a byte of the secretstream header flipped",
+        {"xor": [prefix_len - C.SECRETSTREAM_HEADER_BYTES + 3, 1]})
+    bad("flipped-other-stanza", "integrity",
+        "a byte of a throwaway stanza flipped: ours still opens, but the first message's AD "
+        "(SHA-256 of every byte before it) no longer matches", {"xor": [other * 80 + 50, 1]})
+    bad("representative-top-bits", "integrity",
+        "the two top bits of our own stanza's representative flipped: the stanza still opens, "
+        "the AD catches it", {"xor": [own * 80 + 31, 0xC0]})
+    bad("flipped-own-stanza", "trust", "a MAC byte of our own stanza flipped: no stanza opens",
+        {"xor": [own * 80 + 40, 1]})
+    bad("truncated-one-byte", "integrity", "the last byte cut off: the size rule fails before "
+        "anything is decrypted", {"truncate": len(data) - 1})
+    bad("truncated-to-prefix", "integrity", "only the stanzas and the header", {"truncate": prefix_len})
+    bad("appended-byte", "integrity", "one zero byte after the final message", {"append": "00"})
+    bad("appended-message", "integrity",
+        "the sealed message repeated: the size rule holds, but the first message carries "
+        "TAG_FINAL and another follows", {"append_copy": [prefix_len, len(data)]})
+    bad("not-addressed-to-us", "trust", "read with a box key that none of the stanzas is sealed to",
+        {}, box_secret=h(STRANGER.box_secret))
+    bad("read-by-archivist", "ok",
+        "the same bundle read by the other recipient, whose stanza is another slot", {},
+        box_secret=h(ARCHIVIST.box_secret))
+    bad("unknown-sender", "trust",
+        "the reader has not pinned the sender: refused after the SIGNATURE frame, before the "
+        "manifest is read", {}, pinned=_pinned((LAWYER, None)))
+    bad("revoked-sender", "trust", "the sender's key was revoked here", {},
+        pinned=_pinned((AUTHOR, "2024-03-15T00:00:00Z")))
+
+
 def generate() -> dict[str, str]:
     canonical_json()
     times()
@@ -690,6 +1086,11 @@ def generate() -> dict[str, str]:
     packs()
     index_vectors()
     text_headers()
+    hidden_seals()
+    custody_events()
+    revocations()
+    manifests()
+    bundles()
     return {f"{name}.json": json.dumps(c, indent=2, ensure_ascii=False) + "\n" for name, c in CASES.items()}
 
 

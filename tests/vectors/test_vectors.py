@@ -8,30 +8,39 @@ The vectors were made once by generate.py; this file never regenerates them.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import monocypher
+import nacl.bindings
 import pytest
 
 from archive import constants as C
 from archive import crypto
 from archive.api import passphrase_bytes
+from archive.bundle import BundleReader, encode_manifest, write_bundle
+from archive.bundle import _parse_manifest as parse_manifest
 from archive.chunks import decrypt_file_chunks, encrypt_chunk, padded_chunks
+from archive.custody import chain_order, check_event, parse_event, sign_event
 from archive.encoding import (canonical, group_fingerprint, padme, parse_canonical, parse_time,
-                              read_u16)
+                              read_u16, u32)
 from archive.errors import (FormatError, IntegrityError, KeyAccessError, SignatureError, TrustError,
                             UsageError)
 from archive.index import MetaSealer
 from archive.keys import (SecretKeys, card_from_dict, decode_secret_key_file, encode_secret_key_file,
                           fingerprint, parse_card, parse_revocation, revocation_certificate, sign_card)
+from archive.peers import check_revocation as check_any_revocation
+from archive.peers import peer_revocation
 from archive.records import (Draft, build_statement, check_field_value, decode_payload,
                              envelope_payload, field_digest, open_envelope, record_id, seal_envelope,
                              stanza_count, verify_statement)
 from archive.store import Store, pack_id_for
 from archive.textinput import parse_text
 
-from .generate import pattern, unsafe_deterministic_seal
+from .generate import pattern, unsafe_deterministic_hidden_seal, unsafe_deterministic_seal
 
 HERE = Path(__file__).resolve().parent
 FILES = sorted(HERE.glob("*.json"))
@@ -315,6 +324,218 @@ def check_text_header(case, inp, out):
     assert parsed.body == out["body"]
 
 
+# --- §17-20 bundles, custody events, revocations --------------------------------------------------
+
+def check_hidden_seal(case, inp, out):
+    secret = b(inp["recipient_box_secret"])
+    if case["expect"] != "ok":
+        # A stanza that does not open is "not addressed to us": [trust] once no slot opens.
+        assert crypto.hidden_open(secret, b(inp["stanza"])) is None
+        return
+    if "elligator_seed" not in inp:
+        assert crypto.hidden_open(secret, b(inp["stanza"])) == b(out["message"])
+        return
+    seed, message = b(inp["elligator_seed"]), b(inp["message"])
+    representative, esk = monocypher.elligator_key_pair(seed)
+    assert representative == b(out["representative"]) and esk == b(out["ephemeral_secret"])
+    epk = monocypher.elligator_map(representative)
+    assert epk == b(out["ephemeral_public"])
+    assert crypto.box_public_key(esk) == b(out["x25519_base_of_esk"]) != epk
+    pk = crypto.box_public_key(secret)
+    assert pk == b(out["recipient_box_key"])
+    # epk's low-order part vanishes under the clamped scalars: both sides derive one secret.
+    assert nacl.bindings.crypto_scalarmult(esk, pk) == nacl.bindings.crypto_scalarmult(secret, epk)
+    nonce = hashlib.blake2b(epk + pk, digest_size=C.XCHACHA_NONCE_BYTES).digest()
+    assert nonce == b(out["nonce"])
+    stanza = b(out["stanza"])
+    assert len(stanza) == C.BUNDLE_STANZA_BYTES == 80
+    assert stanza == representative + nacl.bindings.crypto_box(message, nonce, pk, esk)
+    assert unsafe_deterministic_hidden_seal(pk, message, seed) == stanza
+    assert crypto.hidden_open(secret, stanza) == message
+    fresh = crypto.hidden_seal_to(pk, message)   # the archive's own sealing: random, same layout
+    assert len(fresh) == len(stanza) and fresh != stanza and crypto.hidden_open(secret, fresh) == message
+
+
+def _identity(inp) -> SecretKeys:
+    """Keys for signing from a vector's identity inputs (the two unused secrets are zeros)."""
+    seed, box = b(inp["sign_seed"]), b(inp["box_secret"])
+    return SecretKeys(seed, box, bytes(32), bytes(32),
+                      sign_card(seed, box, name=inp["name"], created=inp["created"]))
+
+
+def check_custody_event(case, inp, out):
+    if case["expect"] != "ok":
+        with raises(case):
+            parse_event(b(inp["event"]))
+        return
+    keys = _identity(inp)
+    event = sign_event(keys, event=inp["event"], envelope=b(inp["envelope"]), record=inp["record"],
+                       peer=inp["peer"], bundle=inp["bundle"], time=inp["time"])
+    assert canonical({k: v for k, v in event.signed.items() if k != "signature"}) == b(out["unsigned"])
+    assert crypto.sign(keys.sign_seed, purpose=C.CUSTODY, message=b(out["unsigned"])).hex() == out["signature"]
+    assert event.raw == b(out["event"])
+    assert event.event_id == b(out["event_id"]) == hashlib.sha256(C.CUSTODY + b(out["event"])).digest()
+    parsed = parse_event(b(out["event"]))
+    assert parsed == event
+    assert parsed.actor == out["actor_fingerprint"] == keys.card.fingerprint
+
+
+def check_custody_order(case, inp, out):
+    events = [parse_event(b(e)) for e in inp["events"]]
+    assert [e.event_id.hex() for e in chain_order(events)] == out["order"]
+    assert [e.event_id.hex() for e in chain_order(events[::-1])] == out["order"]
+
+
+def check_peer_revocation(case, inp, out):
+    if case["expect"] != "ok":
+        with raises(case):
+            check_any_revocation(parse_canonical(b(inp["revocation"])))
+        return
+    if "sign_seed" in inp:
+        keys = _identity(inp)
+        body = {"type": "testimony/peer-revocation", "version": 1, "revoker": keys.card.to_dict(),
+                "revoked": inp["revoked"], "created": inp["revocation_created"]}
+        assert canonical(body) == b(out["unsigned"])
+        assert crypto.sign(keys.sign_seed, purpose=C.REVOCATION, message=canonical(body)).hex() == out["signature"]
+        made = peer_revocation(keys, SimpleNamespace(fingerprint=inp["revoked"]),
+                               created=inp["revocation_created"])
+        assert canonical(made.signed) == b(out["revocation"])
+        assert crypto.labelled_hash(C.REVOCATION, b(out["revocation"])) == b(out["row_id"])
+    rev = check_any_revocation(parse_canonical(b(out["revocation"])))
+    assert (rev.revoked, rev.revoker) == (out["revoked"], out["revoker"])
+    assert rev.is_self == (out["revoked"] == out["revoker"])
+    if "created" in out:
+        assert rev.created == out["created"]
+
+
+def check_bundle_manifest(case, inp, out):
+    if case["expect"] != "ok":
+        with raises(case):
+            parse_manifest(b(inp["manifest"]))
+        return
+    objects = [(b(o["id"]), o["kind"], o["size"]) for o in inp["objects"]]
+    raw = encode_manifest(bundle_id=inp["bundle_id"], sender=card_from_dict(inp["sender"]),
+                          recipients=inp["recipients"], created=inp["created"], sequence=inp["sequence"],
+                          objects=objects, acks=inp["acks"], custody=inp["custody"],
+                          revocations=inp["revocations"])
+    assert raw == b(out["manifest"])
+    m = parse_manifest(raw)
+    assert (m.bundle_id, m.created, m.sequence) == (inp["bundle_id"], inp["created"], inp["sequence"])
+    assert m.sender == card_from_dict(inp["sender"])
+    assert list(m.recipients) == sorted(inp["recipients"]) and list(m.acks) == sorted(inp["acks"])
+    assert list(m.objects) == objects
+    assert list(m.custody) == inp["custody"] and list(m.revocations) == inp["revocations"]
+    signature = crypto.sign(b(inp["sign_seed"]), purpose=C.BUNDLE, message=raw)
+    assert signature == b(out["signature"])
+    crypto.verify(m.sender.sign_key, purpose=C.BUNDLE, message=raw, signature=signature)
+    for event in m.custody:       # what the manifest carries checks out on its own
+        check_event(event)
+    for revocation in m.revocations:
+        check_any_revocation(revocation)
+
+
+def _edited_bundle(inp) -> tuple[bytes, dict[str, Any]]:
+    """A negative bundle case is its base vector's bytes with one edit applied."""
+    base = load(HERE / f"{inp['base']}.json")["outputs"]
+    data = bytearray(b(base["bundle"]))
+    edit = inp["edit"]
+    if "xor" in edit:
+        at, mask = edit["xor"]
+        data[at] ^= mask
+    if "truncate" in edit:
+        del data[edit["truncate"]:]
+    if "append" in edit:
+        data += b(edit["append"])
+    if "append_copy" in edit:
+        start, end = edit["append_copy"]
+        data += data[start:end]
+    assert set(edit) <= {"xor", "truncate", "append", "append_copy"}
+    return bytes(data), base
+
+
+def _pinned_lookup(pinned):
+    """What PeerBook.sign_key_for does, over the vector's list of pinned cards."""
+    cards = {}
+    for entry in pinned:
+        card = card_from_dict(entry["card"])
+        cards[card.fingerprint] = (card, entry["revoked"])
+
+    def sign_key_for(fingerprint: str) -> bytes:
+        if fingerprint not in cards:
+            raise TrustError("the bundle's sender is not a pinned peer")
+        card, revoked = cards[fingerprint]
+        if revoked is not None:
+            raise TrustError(f"the bundle's sender was revoked on {revoked}")
+        return card.sign_key
+    return sign_key_for
+
+
+def _read_bundle(data: bytes, inp):
+    reader = BundleReader(io.BytesIO(data), len(data), b(inp["box_secret"]), _pinned_lookup(inp["pinned"]))
+    return reader.manifest, list(reader.objects())
+
+
+def check_bundle(case, inp, out):
+    if "base" in inp:
+        data, base = _edited_bundle(inp)
+    else:
+        data, base = b(out["bundle"]), out
+    if case["expect"] != "ok":
+        with raises(case):
+            _read_bundle(data, inp)
+        return
+    manifest, objects = _read_bundle(data, inp)
+    assert manifest.raw == b(base["manifest"])
+    assert [{"id": i.hex(), "kind": k, "size": len(d)} for i, k, d in objects] == base["objects"]
+    assert all(hashlib.sha256(d).digest() == i for i, _, d in objects)
+    if "base" in inp:
+        return
+    # Layer by layer: 4 stanzas ‖ header ‖ messages of 64 KiB + 17.
+    prefix = C.BUNDLE_STANZAS * C.BUNDLE_STANZA_BYTES + C.SECRETSTREAM_HEADER_BYTES
+    sealed = C.BUNDLE_MESSAGE_BYTES + C.SECRETSTREAM_ABYTES
+    assert (prefix, sealed) == (344, 65553)
+    frames = b(out["plaintext"])
+    assert out["messages"] == max(1, -(-len(frames) // C.BUNDLE_MESSAGE_BYTES))
+    assert len(data) == out["size"] == prefix + out["messages"] * sealed
+    secret = b(inp["box_secret"])
+    opened = [crypto.hidden_open(secret, data[i * 80:(i + 1) * 80]) for i in range(4)]
+    assert [i for i, k in enumerate(opened) if k is not None] == [out["own_slot"]]
+    key = opened[out["own_slot"]]
+    assert key == b(out["bundle_key"])
+    ad = hashlib.sha256(data[:prefix]).digest()
+    assert ad == b(out["first_message_ad"])
+    state = nacl.bindings.crypto_secretstream_xchacha20poly1305_state()
+    nacl.bindings.crypto_secretstream_xchacha20poly1305_init_pull(state, data[prefix - 24:prefix], key)
+    plain = b""
+    for n in range(out["messages"]):
+        at = prefix + n * sealed
+        message, tag = nacl.bindings.crypto_secretstream_xchacha20poly1305_pull(
+            state, data[at:at + sealed], ad if n == 0 else None)
+        last = n == out["messages"] - 1
+        assert tag == (nacl.bindings.crypto_secretstream_xchacha20poly1305_TAG_FINAL if last
+                       else nacl.bindings.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
+        plain += message
+    assert plain == frames + bytes(len(plain) - len(frames))
+    sender = card_from_dict(inp["pinned"][0]["card"])
+    assert frames == (bytes([C.FRAME_SIGNATURE]) + u32(96) + bytes.fromhex(sender.fingerprint)
+                      + b(out["signature"]) + bytes([C.FRAME_MANIFEST]) + u32(len(manifest.raw))
+                      + manifest.raw
+                      + b"".join(bytes([C.FRAME_OBJECT]) + u32(32 + len(d)) + i + d for i, _, d in objects)
+                      + bytes([C.FRAME_END]) + u32(0))
+    assert (C.FRAME_SIGNATURE, C.FRAME_MANIFEST, C.FRAME_OBJECT, C.FRAME_END) == (1, 2, 3, 4)
+    crypto.verify(sender.sign_key, purpose=C.BUNDLE, message=manifest.raw, signature=b(out["signature"]))
+    assert manifest.raw == b(load(HERE / f"{inp['manifest_vector']}.json")["outputs"]["manifest"])
+    # The archive's writer (fresh keys, slot order and header) makes a bundle of the same
+    # size that reads back to the same manifest and objects.
+    buf = io.BytesIO()
+    size = write_bundle(buf, recipient_box_keys=[b(k) for k in inp["recipient_box_keys"]],
+                        signing_seed=b(inp["sender_sign_seed"]), signer_fingerprint=sender.fingerprint,
+                        manifest=manifest.raw, objects=iter([(i, d) for i, _, d in objects]))
+    fresh = buf.getvalue()
+    assert size == len(fresh) == len(data) and fresh[:prefix] != data[:prefix]
+    assert _read_bundle(fresh, inp) == (manifest, objects)
+
+
 CHECKERS = {
     "canonical_json": check_canonical_json, "time": check_time, "padme": check_padme,
     "stanza_count": check_stanza_count, "fingerprint": check_fingerprint,
@@ -322,7 +543,10 @@ CHECKERS = {
     "secret_key_file": check_secret_key_file, "field_digest": check_field_digest,
     "statement": check_statement, "envelope": check_envelope, "chunk": check_chunk,
     "chunked_file": check_chunked_file, "pack": check_pack, "index": check_index,
-    "text_header": check_text_header,
+    "text_header": check_text_header, "hidden_seal": check_hidden_seal,
+    "custody_event": check_custody_event, "custody_order": check_custody_order,
+    "peer_revocation": check_peer_revocation, "bundle_manifest": check_bundle_manifest,
+    "bundle": check_bundle,
 }
 
 
