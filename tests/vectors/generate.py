@@ -46,6 +46,7 @@ from archive.keys import (SecretKeys, encode_secret_key_file, revocation_certifi
 from archive.custody import sign_event
 from archive.errors import ArchiveError, TrustError
 from archive.peers import Peer, peer_revocation
+from archive import sshsig
 from archive.records import Draft, build_statement, envelope_payload, field_digest, record_id
 from archive.store import pack_id_for
 from archive.textinput import parse_text
@@ -466,7 +467,7 @@ def envelopes() -> None:
     st, disc, data, sig = make_statement(inputs)
     sha = attachment_value()["sha256"]
     chunks = {sha: chunk_refs(ATTACHMENT_FILE, AUTHOR.convergence_secret)}
-    payload = envelope_payload(st, sig, disc, chunks)
+    payload = envelope_payload(st, sig, disc, chunks, ssh_signature=sshsig.sign(AUTHOR.seed, data))
     data_key = fixed("envelope/data-key")
     nonce = fixed("envelope/nonce", C.XCHACHA_NONCE_BYTES)
     stanzas = stanza_keys("envelope", [AUTHOR.card.box_key], 4, [2])
@@ -475,7 +476,7 @@ def envelopes() -> None:
     body = json.loads(payload[4:4 + int.from_bytes(payload[:4], "big")])
     ct_at = len(C.ENVELOPE_MAGIC) + 2 + 4 * C.SEALED_BOX_BYTES + C.XCHACHA_NONCE_BYTES
     common_out = {"record_id": record_id(data), "statement": h(data), "signature": h(sig),
-                  "disclosures": disc, "chunks": chunks}
+                  "sshsig": h(sshsig.sign(AUTHOR.seed, data)), "disclosures": disc, "chunks": chunks}
     case("envelope-author", "envelope", "ok",
          "a testimony sealed to its author alone: 4 stanzas, the author's in slot 2, the others "
          "sealed to throwaway keys. Stanzas use fixed ephemeral keys (a writer MUST use fresh "

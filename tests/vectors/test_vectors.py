@@ -205,8 +205,9 @@ def check_envelope(case, inp, out):
     assert opened.chunks == out["chunks"]
     # The payload: u32 length ‖ canonical JSON ‖ the fewest zeros to a multiple of 1 KiB.
     payload = b(out["payload"])
+    assert opened.ssh_signature == b(out["sshsig"])
     assert envelope_payload(json.loads(b(out["statement"])), b(out["signature"]), out["disclosures"],
-                            out["chunks"]) == payload
+                            out["chunks"], ssh_signature=b(out["sshsig"])) == payload
     assert payload[4:4 + int.from_bytes(payload[:4], "big")] == canonical(inp["payload_json"])
     assert decode_payload(payload).record_id == out["record_id"]
     # Rebuild the exact bytes: magic ‖ u16 n ‖ stanzas ‖ nonce ‖ XChaCha20-Poly1305(AAD = all before).
