@@ -21,9 +21,10 @@ from .ingest import AddSummary, Ingest, RecordWriter, collect_files, display_nam
 from .keys import IdentityCard, SecretKeys
 from .locking import ArchiveLock
 from .passphrase import check_passphrase
-from . import disclosure
+from . import disclosure, report
 from .custody import CustodyEvent, chain_order, sign_event
-from .custodylog import OwnLog
+from .custody import check_event
+from .custodylog import OwnLog, check_head, check_inclusion
 from .ingest import recorded_event
 from .peerbook import PeerBook
 from .peers import Peer, Revocation
@@ -140,21 +141,34 @@ class CustodyStep:
     event: CustodyEvent
     actor: str
     peer: str
+    log_index: int | None = None      # where the event sits in its actor's log, if proven
+    head_size: int | None = None
+    head_time: str | None = None
+
+    @property
+    def proven(self) -> bool:
+        return self.log_index is not None
 
     def to_json(self) -> dict[str, Any]:
         e = self.event
         return {"event": e.event, "time": e.time, "actor": e.actor, "actor_is": self.actor,
                 "peer": e.peer, "peer_is": self.peer, "bundle": e.bundle, "envelope": e.envelope,
-                "signature_valid": True}
+                "signature_valid": True,
+                "log": ({"index": self.log_index, "head_size": self.head_size,
+                         "head_time": self.head_time, "inclusion_valid": True}
+                        if self.proven else None)}
 
 
 @dataclass
 class CustodyChain:
     record_id: str
     steps: list[CustodyStep]
+    revoked: str | None = None              # the author's key revocation date, if any
+    older_than_revocation: str | None = None  # who proves the record existed before it
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.record_id, "events": [s.to_json() for s in self.steps]}
+        return {"id": self.record_id, "events": [s.to_json() for s in self.steps],
+                "author_revoked": self.revoked, "provably_older_than_revocation": self.older_than_revocation}
 
 
 class Archive:
@@ -601,6 +615,28 @@ class Archive:
                                          created=self._now(), read_file=read_file)
         return record_id, files
 
+    def verify_report(self, prefix: str, out: Path) -> VerifyReport:
+        """Verify one record and write the self-contained HTML page about it."""
+        result = self.verify(prefix)
+        check = result.records[0]
+        view = self.show(prefix) if check.ok else None
+        chain = self.custody(prefix)
+        page = report.render(
+            record_id=check.record_id, ok=check.ok, problems=check.problems,
+            kind=view.statement["kind"] if view else "?", title=view.fields.get("title", "") if view else "",
+            author=view.statement["author"]["name"] if view else "?",
+            fingerprint=view.author_fingerprint if view else "?", signer=check.signer,
+            created=view.statement["created"] if view else "?",
+            files=view.attachments if view else [], custody=[s.to_json() for s in chain.steps],
+            generated=self._now())
+        try:
+            write_atomic(Path(out), page.encode("utf-8"), mode=0o600, exclusive=True)
+        except FileExistsError as e:
+            raise UsageError(f"{out} already exists; nothing was overwritten") from e
+        except OSError as e:
+            raise UsageError(f"cannot write {out}: {e.strerror}") from e
+        return result
+
     def _author_card(self, fingerprint: str) -> IdentityCard:
         if fingerprint == self.keys.card.fingerprint:
             return self.keys.card
@@ -611,13 +647,40 @@ class Archive:
         return peer.card
 
     def custody(self, prefix: str) -> CustodyChain:
+        """A record's custody chain, each event's signature and log inclusion checked."""
         record_id = self.resolve(prefix)
         row = self.index.record(record_id)
-        events = chain_order(self.sync.events_for([row.envelope_id]))
-        return CustodyChain(record_id, [
-            CustodyStep(e, self.peers.describe(e.actor, unknown=UNKNOWN_KEY),
-                        self.peers.describe(e.peer, unknown=UNKNOWN_KEY) if e.peer else "")
-            for e in events])
+        log = OwnLog(self.index, self.keys, self.sealer, self._now)
+        head = log.head()
+        items, heads = self.sync._custody_with_proofs(self.sync.events_for([row.envelope_id]), head)
+        by_id = {h.head_id: h for h in map(check_head, heads)} | {h.head_id: h for h in log.heads()}
+        steps = []
+        for item in items:
+            event = check_event(item["event"])
+            if event.actor == self.keys.card.fingerprint:  # our oldest head holding it
+                item = {**item, "inclusion": log.earliest_inclusion(event.event_id) or item["inclusion"]}
+            step = CustodyStep(event, self.peers.describe(event.actor, unknown=UNKNOWN_KEY),
+                               self.peers.describe(event.peer, unknown=UNKNOWN_KEY) if event.peer else "")
+            if item["inclusion"] is not None:
+                proven = check_inclusion(event, item["inclusion"], by_id)  # raises if it lies
+                step.log_index, step.head_size, step.head_time = (item["inclusion"]["index"],
+                                                                  proven.size, proven.time)
+            steps.append(step)
+        order = {s.event.event_id: i for i, s in enumerate(steps)}
+        steps = [steps[order[e.event_id]] for e in chain_order([s.event for s in steps])]
+        chain = CustodyChain(record_id, steps)
+        author = self._open(record_id).author_fingerprint
+        peer = self.peers.by_fingerprint(author)
+        if peer is not None and peer.revoked:
+            chain.revoked = peer.revoked
+            # Another archive's signed log head shows the record before the revocation.
+            witnesses = [s for s in steps if s.proven and s.event.actor != author
+                         and s.head_time is not None and s.head_time < peer.revoked]
+            if witnesses:
+                first = min(witnesses, key=lambda s: s.head_time)
+                chain.older_than_revocation = (f"{first.actor} logged it under a head signed "
+                                               f"{first.head_time}")
+        return chain
 
 
 def safe_file_name(name: str) -> str:

@@ -116,6 +116,17 @@ class OwnLog:
         return [check_head(self._sealer.open(head_id.hex(), sealed)["head"])
                 for _, head_id, sealed in self._index.heads_of(self._log_id)]
 
+    def earliest_inclusion(self, event_id: bytes) -> dict[str, Any] | None:
+        """The proof under the oldest head that covers the event: the best evidence of
+        how early this archive held it."""
+        at = self._index.log_index_of(event_id)
+        if at is None:
+            return None
+        for head in self.heads():
+            if head.size > at:
+                return self.inclusion(event_id, head)
+        return None
+
     def inclusion(self, event_id: bytes, head: TreeHead) -> dict[str, Any] | None:
         at = self._index.log_index_of(event_id)
         if at is None or at >= head.size:

@@ -314,6 +314,8 @@ class Sync:
             self.store.roll_back_staged(self.index.pack_ids())
             raise
         self.store.end_staged()
+        with self.index.transaction():  # a signed head dates what this import brought
+            OwnLog(self.index, self.keys, self.sealer, self.now).head()
         seqs = {n for _, n in self.index.received_from(sender_id)}
         result.gaps = [n for n in range(1, max(seqs) + 1) if n not in seqs]
         return result

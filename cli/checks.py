@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -15,16 +16,24 @@ from .options import json_option, open_archive, passphrase_file_option
 
 @cli.command()
 @click.argument("record_id", required=False)
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a self-contained HTML page about RECORD_ID.")
 @json_option
 @passphrase_file_option
 @click.pass_context
-def verify(ctx: click.Context, record_id: str | None, as_json: bool, passphrase_file) -> None:
-    """Check signatures, field commitments and file hashes; exit 1 on any failure.
+def verify(ctx: click.Context, record_id: str | None, report_file: Path | None, as_json: bool,
+           passphrase_file) -> None:
+    """Check signatures, field commitments, file hashes and custody; exit 1 on any failure.
 
-    Example: testimony verify 3f9a07c2
+    Example: testimony verify 3f9a07c2 --report 3f9a07c2.html
     """
     archive: Archive = open_archive(ctx, unlock=True, passphrase_file=passphrase_file)
-    report = archive.verify(record_id)
+    if report_file is not None:
+        if not record_id:
+            raise click.UsageError("--report needs a RECORD_ID")
+        report = archive.verify_report(record_id, report_file)
+    else:
+        report = archive.verify(record_id)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -31,6 +31,13 @@ def custody(archive: Archive, record_id: str, as_json: bool) -> None:
         e = step.event
         to = f" → {step.peer}" if e.event == "exported" else (f" ← {step.peer}" if e.peer else "")
         bundle = f"  bundle {e.bundle[:16]}" if e.bundle else ""
+        log = (f"; in its log at #{step.log_index} of {step.head_size}" if step.proven
+               else "; NOT proven to be in its actor's log")
         click.echo(f"  {e.time}  {e.event:<9} by {step.actor} [{group_fingerprint(e.actor)[:19]}]"
-                   f"{to}{bundle}  signature valid")
+                   f"{to}{bundle}  signature valid{log}")
     click.echo(f"{len(chain.steps)} custody events")
+    if chain.revoked:
+        click.echo(f"The author's key was revoked on {chain.revoked}.")
+        click.echo(f"Provably older than the revocation: {chain.older_than_revocation}"
+                   if chain.older_than_revocation else
+                   "Nothing here proves the record is older than the revocation.")
