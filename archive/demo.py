@@ -2,7 +2,8 @@
 
 Four sites, each its own archive: a field team records a testimony and evidence
 offline; a courier, who must not read them, carries a bundle; an archivist imports and
-keeps them; a lawyer verifies what was signed and where it has been. Everything here
+keeps them; a lawyer verifies what was signed and where it has been, and discloses it
+to a court without revealing the witness. Everything here
 is invented: the people, the witness, the clinic and the documents. Each step prints
 the command a user would type, then what the archive answered.
 """
@@ -16,6 +17,7 @@ from typing import Callable
 
 from .api import Archive
 from .composing import compose_fields
+from .disclosure import verify_package
 from .errors import ArchiveError
 
 DEMO_PASSPHRASE = "demo only: lantern-orbit-meadow-copper"  # fictional, in a throwaway folder
@@ -23,7 +25,7 @@ DEMO_PASSPHRASE = "demo only: lantern-orbit-meadow-copper"  # fictional, in a th
 TESTIMONY = """title: Wounded man refused at the Riverside clinic
 tags: hospital-refusal, riverside
 witness: W-17
-consent: legal
+consent: internal
 location: Riverside district (fictional)
 language: en
 ---
@@ -182,6 +184,24 @@ def _run(story: _Story, folder: Path) -> None:
                 + (f" → {step.peer.split(' (')[0]}" if e.event == "exported" else ""))
         copies = archive.extract(rid[:12], folder / "court-copy")
         say(f"   extracted {', '.join(p.name for p in copies)} (SHA-256 checked)")
+
+    title("The lawyer discloses it to a court: the witness stays hidden, the signature holds",
+          f"testimony disclose {rid[:12]} --out court-package --reveal title --reveal body "
+          "--reveal attachments ; testimony verify-disclosure court-package")
+    with story.open("lawyer") as archive:
+        try:
+            archive.disclose(rid[:12], folder / "refused", reveal=["witness"])
+        except ArchiveError as e:
+            say(f"   --reveal witness: Error: {e}")
+        archive.disclose(rid[:12], folder / "court-package", reveal=["title", "body", "attachments"])
+        archive.verify_report(rid[:12], folder / "report.html")
+    report = verify_package(folder / "court-package")
+    for check in report.checks:
+        say(f"   {'ok' if check.ok else 'FAILED'}  {check.name}")
+    say(f"   {report.verdict()}")
+    say("   a court can also run: sha256sum -c SHA256SUMS ; ssh-keygen -Y verify -f allowed_signers "
+        "-I author -n testimony -s statement.json.sig < statement.json")
+    say("   and a one-page HTML report was written with `testimony verify ID --report report.html`")
 
     title("The acknowledgement travels back; the field team's next export shrinks",
           "testimony bundle import ack.tmy ; testimony bundle export --to 'Courier K.' --out next.tmy")
