@@ -10,6 +10,7 @@ shown hop by hop.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from . import constants as C
@@ -35,15 +36,16 @@ class CustodyEvent:
     time: str
     signed: dict[str, Any]
 
-    @property
-    def event_id(self) -> bytes:
-        return crypto.labelled_hash(C.CUSTODY, canonical(self.signed))
-
-    @property
+    # Encoded once: imports and exports ask for these of thousands of events.
+    @cached_property
     def raw(self) -> bytes:
         return canonical(self.signed)
 
-    @property
+    @cached_property
+    def event_id(self) -> bytes:
+        return crypto.labelled_hash(C.CUSTODY, self.raw)
+
+    @cached_property
     def leaf_hash(self) -> bytes:
         """This event as a leaf of its actor's Merkle log (RFC 9162)."""
         return merkle.leaf_hash(self.raw)

@@ -324,8 +324,10 @@ class Index:
         return [r[0] for r in self.db.execute("SELECT size FROM sent_heads WHERE peer = ? ORDER BY size",
                                               [peer])]
 
-    def put_proof(self, event_id: bytes, sealed: bytes) -> None:
-        self.db["proofs"].upsert({"event": event_id, "sealed": sealed}, pk="event")
+    def put_proofs(self, rows: Iterable[tuple[bytes, bytes]]) -> None:
+        """(event id, sealed inclusion proof) for events of other archives' logs."""
+        self.db["proofs"].insert_all(({"event": e, "sealed": s} for e, s in rows), replace=True,
+                                     batch_size=1000)
 
     def get_proof(self, event_id: bytes) -> bytes | None:
         r = self.db.execute("SELECT sealed FROM proofs WHERE event = ?", [event_id]).fetchone()

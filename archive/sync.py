@@ -329,8 +329,8 @@ class Sync:
                 brought = m.consistency if head.log == m.sender.fingerprint else {}
                 self.index.put_head(head.head_id, log=self.sealer.peer_id(head.log), size=head.size,
                                     via=sender_id, sealed=seal_head(self.sealer, head, brought))
-            for event_id, inclusion in proofs.items():
-                self.index.put_proof(event_id, self.sealer.seal(event_id.hex(), inclusion))
+            self.index.put_proofs((event_id, self.sealer.seal(event_id.hex(), inclusion))
+                                  for event_id, inclusion in proofs.items())
             for pack, kinds in zip(closed, (w.kinds for w in staging)):
                 if pack is not None:
                     self.index.insert_pack(pack, kinds=kinds)
