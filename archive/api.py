@@ -12,7 +12,7 @@ from typing import Any, Callable
 from . import constants as C
 from . import crypto, keys as keyfiles
 from .chunks import decrypt_file_chunks
-from .encoding import format_time, padme
+from .encoding import format_time
 from .errors import (ArchiveError, FormatError, IntegrityError, KeyAccessError, NotFoundError,
                      SignatureError, TrustError, UsageError)
 from .fsutil import make_private_dir, write_atomic
@@ -598,6 +598,7 @@ class Archive:
         opened = self._open(record_id)
         author = self._author_card(opened.author_fingerprint)
         revealed = disclosure.choose(opened, list(reveal))
+        disclosure.check_out(Path(out))  # before the `disclosed` event is signed and logged
         envelope = self.index.record(record_id).envelope_id
         event = sign_event(self.keys, event="disclosed", envelope=envelope, record=record_id,
                            peer=None, bundle=None, time=self._now())

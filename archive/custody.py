@@ -15,9 +15,10 @@ from typing import Any
 
 from . import constants as C
 from . import crypto, merkle
-from .encoding import canonical, from_hex, parse_canonical, parse_time, to_hex
-from .errors import FormatError, SignatureError
-from .keys import SecretKeys, fingerprint
+from .encoding import canonical, from_hex, parse_canonical, parse_time
+from .errors import FormatError
+from .keys import SecretKeys
+from .signed import public_keys, read_public_keys, sign_document, verify_document
 
 _FIELDS = {"type", "version", "event", "envelope", "record", "actor", "peer", "bundle", "time",
            "signature"}
@@ -56,13 +57,11 @@ def sign_event(keys: SecretKeys, *, event: str, envelope: bytes, record: str | N
     if event not in C.CUSTODY_EVENTS:
         raise ValueError(f"unknown custody event {event!r}")
     body = {"type": C.CUSTODY_TYPE, "version": C.FORMAT_VERSION, "event": event,
-            "envelope": envelope.hex(), "record": record,
-            "actor": {"sign_key": to_hex(keys.card.sign_key), "box_key": to_hex(keys.card.box_key)},
+            "envelope": envelope.hex(), "record": record, "actor": public_keys(keys),
             "peer": peer, "bundle": bundle, "time": time}
-    sig = crypto.sign(keys.sign_seed, purpose=C.CUSTODY, message=canonical(body))
     # Our own fresh signature: no need to verify it again (every reader does).
     return CustodyEvent(event, envelope.hex(), record, keys.card.fingerprint, peer, bundle, time,
-                        {**body, "signature": to_hex(sig)})
+                        sign_document(keys.sign_seed, body, purpose=C.CUSTODY))
 
 
 def check_event(value: Any) -> CustodyEvent:
@@ -76,22 +75,12 @@ def check_event(value: Any) -> CustodyEvent:
     for name, length in (("record", 32), ("peer", 32), ("bundle", 32)):
         if value[name] is not None:
             from_hex(value[name], length=length, what=f"custody {name}")
-    actor = value["actor"]
-    if not (isinstance(actor, dict) and set(actor) == {"sign_key", "box_key"}):
-        raise FormatError("a custody event's actor is malformed")
-    sign_key = from_hex(actor["sign_key"], length=32, what="actor sign_key")
-    box_key = from_hex(actor["box_key"], length=32, what="actor box_key")
+    sign_key, _, actor = read_public_keys(value["actor"], what="a custody event's actor")
     parse_time(value["time"], what="custody time")
-    body = {k: v for k, v in value.items() if k != "signature"}
-    try:
-        crypto.verify(sign_key, purpose=C.CUSTODY, message=canonical(body),
-                      signature=from_hex(value["signature"], length=64, what="custody signature"))
-    except SignatureError as e:
-        raise SignatureError(f"a custody event ({value['event']} of envelope "
-                             f"{value['envelope'][:16]}) has a bad signature") from e
-    return CustodyEvent(value["event"], value["envelope"], value["record"],
-                        fingerprint(sign_key, box_key), value["peer"], value["bundle"],
-                        value["time"], value)
+    verify_document(value, sign_key, purpose=C.CUSTODY,
+                    what=f"a custody event ({value['event']} of envelope {value['envelope'][:16]})")
+    return CustodyEvent(value["event"], value["envelope"], value["record"], actor, value["peer"],
+                        value["bundle"], value["time"], value)
 
 
 def parse_event(raw: bytes) -> CustodyEvent:

@@ -17,9 +17,10 @@ from . import constants as C
 from . import crypto, merkle
 from .custody import CustodyEvent
 from .encoding import canonical, from_hex, parse_time, to_hex
-from .errors import FormatError, IntegrityError, RollbackError, SignatureError
+from .errors import FormatError, IntegrityError, RollbackError
 from .index import Index, MetaSealer
-from .keys import SecretKeys, fingerprint
+from .keys import SecretKeys
+from .signed import public_keys, read_public_keys, sign_document, verify_document
 
 _HEAD_FIELDS = {"type", "version", "log", "size", "root", "time", "signature"}
 
@@ -40,11 +41,10 @@ class TreeHead:
 
 
 def sign_head(keys: SecretKeys, *, size: int, root: bytes, time: str) -> TreeHead:
-    body = {"type": C.TREE_HEAD_TYPE, "version": C.FORMAT_VERSION,
-            "log": {"sign_key": to_hex(keys.card.sign_key), "box_key": to_hex(keys.card.box_key)},
+    body = {"type": C.TREE_HEAD_TYPE, "version": C.FORMAT_VERSION, "log": public_keys(keys),
             "size": size, "root": to_hex(root), "time": time}
-    sig = crypto.sign(keys.sign_seed, purpose=C.TREE_HEAD, message=canonical(body))
-    return TreeHead(keys.card.fingerprint, size, root, time, {**body, "signature": to_hex(sig)})
+    return TreeHead(keys.card.fingerprint, size, root, time,
+                    sign_document(keys.sign_seed, body, purpose=C.TREE_HEAD))
 
 
 def check_head(value: Any) -> TreeHead:
@@ -53,22 +53,13 @@ def check_head(value: Any) -> TreeHead:
     if value["type"] != C.TREE_HEAD_TYPE or type(value["version"]) is not int \
             or value["version"] != C.FORMAT_VERSION:
         raise FormatError("a tree head has an unknown type or version")
-    log = value["log"]
-    if not (isinstance(log, dict) and set(log) == {"sign_key", "box_key"}):
-        raise FormatError("a tree head's log is malformed")
-    sign_key = from_hex(log["sign_key"], length=32, what="log sign_key")
-    box_key = from_hex(log["box_key"], length=32, what="log box_key")
+    sign_key, _, log = read_public_keys(value["log"], what="a tree head's log")
     if type(value["size"]) is not int or not 0 <= value["size"] <= 2**53 - 1:
         raise FormatError("a tree head's size is malformed")
     root = from_hex(value["root"], length=32, what="tree root")
     parse_time(value["time"], what="tree head time")
-    body = {k: v for k, v in value.items() if k != "signature"}
-    try:
-        crypto.verify(sign_key, purpose=C.TREE_HEAD, message=canonical(body),
-                      signature=from_hex(value["signature"], length=64, what="head signature"))
-    except SignatureError as e:
-        raise SignatureError("a custody log's tree head has a bad signature") from e
-    return TreeHead(fingerprint(sign_key, box_key), value["size"], root, value["time"], value)
+    verify_document(value, sign_key, purpose=C.TREE_HEAD, what="a custody log's tree head")
+    return TreeHead(log, value["size"], root, value["time"], value)
 
 
 def check_inclusion(event: CustodyEvent, inclusion: Any, heads: dict[bytes, TreeHead]) -> TreeHead:

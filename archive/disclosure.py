@@ -33,7 +33,7 @@ from .custodylog import check_head, check_inclusion
 from .encoding import canonical, from_hex, parse_canonical, parse_time
 from .errors import ArchiveError, FormatError, UsageError
 from .fsutil import fsync_dir
-from .keys import IdentityCard, card_from_dict, parse_card
+from .keys import IdentityCard, parse_card
 from .records import OpenedRecord, check_disclosure, record_id, verify_statement
 
 STATEMENT = "statement.json"
@@ -140,13 +140,18 @@ files/              the revealed attachments; their SHA-256 are in disclosure.js
 """
 
 
+def check_out(out: Path) -> None:
+    """Refuse a package folder that exists and is not empty (before anything is signed)."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"{out} exists and is not an empty folder; nothing was written")
+
+
 def write_package(out: Path, *, opened: OpenedRecord, author: IdentityCard,
                   revealed: list[tuple[str, str, Any]], custody: dict[str, Any], created: str,
                   read_file: Callable[[dict[str, Any]], Iterator[bytes]]) -> list[str]:
     """Write the folder (which must not exist or be empty); return the files written."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UsageError(f"{out} exists and is not an empty folder; nothing was written")
+    check_out(out)
     taken: set[str] = set()
     files = []
     for _, name, value in revealed:

@@ -16,7 +16,7 @@ from . import constants as C
 from . import crypto
 from .encoding import (canonical, from_hex, group_fingerprint, parse_canonical,
                        parse_time, read_u32, to_hex, u32)
-from .errors import FormatError, IntegrityError, KeyAccessError, NotFoundError, SignatureError
+from .errors import FormatError, IntegrityError, KeyAccessError, SignatureError
 from .fsutil import make_private_dir, write_atomic
 
 SECRET_FILE = "identity.secret"

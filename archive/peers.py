@@ -18,9 +18,10 @@ from typing import Any
 
 from . import constants as C
 from . import crypto
-from .encoding import canonical, from_hex, parse_time, to_hex
-from .errors import FormatError, SignatureError, TrustError, UsageError
+from .encoding import canonical, from_hex, parse_time
+from .errors import FormatError, TrustError, UsageError
 from .keys import IdentityCard, SecretKeys, card_from_dict, fingerprint, parse_revocation
+from .signed import sign_document, verify_document
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,8 @@ class Revocation:
 def peer_revocation(keys: SecretKeys, peer: Peer, *, created: str) -> Revocation:
     body = {"type": C.LOCAL_REVOCATION_TYPE, "version": C.FORMAT_VERSION,
             "revoker": keys.card.to_dict(), "revoked": peer.fingerprint, "created": created}
-    sig = crypto.sign(keys.sign_seed, purpose=C.REVOCATION, message=canonical(body))
-    return Revocation(peer.fingerprint, keys.card.fingerprint, created, {**body, "signature": to_hex(sig)})
+    return Revocation(peer.fingerprint, keys.card.fingerprint, created,
+                      sign_document(keys.sign_seed, body, purpose=C.REVOCATION))
 
 
 def check_revocation(value: Any) -> Revocation:
@@ -121,12 +122,7 @@ def check_revocation(value: Any) -> Revocation:
     revoker = card_from_dict(value["revoker"])
     from_hex(value["revoked"], length=32, what="revoked fingerprint")
     parse_time(value["created"], what="revocation created")
-    body = {k: v for k, v in value.items() if k != "signature"}
-    try:
-        crypto.verify(revoker.sign_key, purpose=C.REVOCATION, message=canonical(body),
-                      signature=from_hex(value["signature"], length=64, what="signature"))
-    except SignatureError as e:
-        raise SignatureError("a revocation's signature does not verify") from e
+    verify_document(value, revoker.sign_key, purpose=C.REVOCATION, what="a revocation")
     return Revocation(value["revoked"], revoker.fingerprint, value["created"], value)
 
 

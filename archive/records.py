@@ -15,7 +15,7 @@ from . import constants as C
 from . import crypto, sshsig
 from .encoding import (canonical, from_hex, pad_to_multiple, padme, parse_canonical, parse_time,
                        read_u16, read_u32, to_hex, u16, u32)
-from .errors import FormatError, IntegrityError, SignatureError, TrustError, UsageError
+from .errors import FormatError, IntegrityError, TrustError, UsageError
 from .keys import IdentityCard, SecretKeys, fingerprint
 
 _HEX64 = 64

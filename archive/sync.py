@@ -22,14 +22,13 @@ from .custody import CustodyEvent, check_event, sign_event
 from .custodylog import (OwnLog, ProofTree, TreeHead, check_consistency, check_head, check_inclusion,
                          inclusion_dict, open_head, seal_head)
 from .encoding import canonical
-from .encoding import canonical
 from .errors import ArchiveError, FormatError, RollbackError, TrustError, UsageError
 from .fsutil import fsync_dir
 from .index import Index, MetaSealer, RecordRow
 from .keys import SecretKeys
 from .peerbook import PeerBook
 from .peers import Peer, check_revocation
-from .records import OpenedRecord, index_meta, open_envelope
+from .records import OpenedRecord, open_envelope
 from .store import PackWriter, Store
 
 _SIZE_RE = re.compile(r"\A\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:I?B)?\s*\Z", re.IGNORECASE)
@@ -198,6 +197,10 @@ class Sync:
         with self.index.transaction():
             self.index.insert_custody(self.custody_row(e) for e in new_events)
             head = OwnLog(self.index, self.keys, self.sealer, self.now).head()
+            # Recorded as shown before the file exists: a crash after writing must not leave
+            # a head the recipient holds but our next consistency proofs skip (a false fork).
+            for pid in peer_ids.values():
+                self.index.record_head_sent(pid, head.size)
         custody, heads = self._custody_with_proofs(self.events_for(envelopes), head)
         old_sizes = [n for pid in peer_ids.values() for n in self.index.head_sizes_sent(pid)]
         consistency = OwnLog(self.index, self.keys, self.sealer, self.now).consistency(old_sizes, head)
@@ -235,8 +238,6 @@ class Sync:
         with self.index.transaction():
             self.index.record_sent(bundle_id, sequences={peer_ids[fp]: n for fp, n in sequences.items()},
                                    created=created, object_ids=[oid for oid, _, _ in group])
-            for pid in peer_ids.values():
-                self.index.record_head_sent(pid, head.size)
         return size
 
     def _custody_with_proofs(self, events: list[CustodyEvent],
@@ -350,6 +351,8 @@ class Sync:
             head = check_head(value)
             heads[head.head_id] = head
         own = [h for h in heads.values() if h.log == m.sender.fingerprint]
+        if len(own) > 1:  # only one could be checked against what the sender showed us before
+            raise FormatError("a bundle carries more than one head of its sender's custody log")
         if not own:
             return heads   # a sender with nothing in its log yet (or an ack-only bundle)
         latest = max(own, key=lambda h: h.size)

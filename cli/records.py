@@ -17,7 +17,7 @@ from archive.errors import UsageError
 from archive.textinput import TEMPLATE
 
 from .main import cli
-from .options import json_option, pass_archive, pass_unlocked_archive, progress_bar
+from .options import json_option, pass_unlocked_archive, progress_bar
 from .render import render_record, render_summaries
 
 
