@@ -38,6 +38,7 @@ SMALL_FILE = 4 * C.CHUNK_SIZE     # read whole and done in one job
 CHUNK_GROUP = 4                   # chunks of a large file per job
 QUEUE_DEPTH = 8                   # jobs in flight: bounds memory to ~QUEUE_DEPTH × 8 MiB
 WORKERS = 2
+HASH_AHEAD = 3                    # large files hashed ahead of the one being encrypted
 
 
 class RecordWriter:
@@ -307,33 +308,28 @@ class Ingest:
         return [encrypt_chunk(self._keyer, read_padded_chunk(fd, size, i)) for i in range(first, last)]
 
     def _produce(self, tasks: list[FileTask], pool: ThreadPoolExecutor, out: queue.Queue) -> None:
+        hashing: dict[int, Future] = {}  # large files ahead, hashed on the workers meanwhile
         try:
-            for task in tasks:
+            for i, task in enumerate(tasks):
                 if self._stop.is_set():
                     break
+                for j in range(i, min(i + HASH_AHEAD, len(tasks))):
+                    if tasks[j].size > SMALL_FILE and j not in hashing:
+                        hashing[j] = pool.submit(_open_and_hash, tasks[j])
                 if task.size <= SMALL_FILE:
                     out.put(("small", task, pool.submit(self._small_job, task)))
                 else:
-                    self._produce_large(task, pool, out)
+                    self._produce_large(task, *hashing.pop(i).result(), pool, out)
             out.put(("end",))
         except BaseException as e:  # handed to the writing thread, which re-raises
             out.put(("error", e))
+        finally:
+            for future in hashing.values():  # opened ahead but never used
+                if not future.cancel() and future.exception() is None:
+                    os.close(future.result()[0])
 
-    def _produce_large(self, task: FileTask, pool: ThreadPoolExecutor, out: queue.Queue) -> None:
-        try:
-            fd = os.open(task.path, os.O_RDONLY)
-        except OSError as e:  # removed or made unreadable since it was listed
-            raise UsageError(f"{task.name}: {e.strerror}") from e
-        try:
-            before = os.fstat(fd)
-            if before.st_size != task.size:  # chunks are cut to task.size: hash the same bytes
-                raise IntegrityError(f"{task.name} changed while it was being read",
-                                     hint="add it again once nothing is writing to it")
-            sha = _hash_fd(fd)
-        except BaseException:
-            os.close(fd)
-            raise
-
+    def _produce_large(self, task: FileTask, fd: int, before: os.stat_result, sha: bytes,
+                       pool: ThreadPoolExecutor, out: queue.Queue) -> None:
         mac = self._sealer.dedup_mac(sha)
         if not self._claim(mac):
             os.close(fd)
@@ -413,6 +409,23 @@ class Ingest:
             self._writer.put_record(done.record, done.sealed_meta, [done.mac], done.custody)
             summary.new += 1
             summary.new_records.append((done.task.name, done.record.record_id))
+
+
+def _open_and_hash(task: FileTask) -> tuple[int, os.stat_result, bytes]:
+    """Open a large file and hash it; the descriptor stays open for its chunks."""
+    try:
+        fd = os.open(task.path, os.O_RDONLY)
+    except OSError as e:  # removed or made unreadable since it was listed
+        raise UsageError(f"{task.name}: {e.strerror}") from e
+    try:
+        before = os.fstat(fd)
+        if before.st_size != task.size:  # chunks are cut to task.size: hash the same bytes
+            raise IntegrityError(f"{task.name} changed while it was being read",
+                                 hint="add it again once nothing is writing to it")
+        return fd, before, _hash_fd(fd)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _hash_fd(fd: int) -> bytes:

@@ -21,6 +21,9 @@ from .options import json_option, pass_unlocked_archive, progress_bar
 from .render import render_record, render_summaries
 
 
+DUPLICATES_SHOWN = 20
+
+
 def _read_text(text_file: str | None) -> str | None:
     if text_file == "-":
         data = sys.stdin.buffer.read()
@@ -110,8 +113,11 @@ def add(archive: Archive, paths: tuple[Path, ...], tags: tuple[str, ...], to: tu
             "records": [{"name": n, "id": i} for n, i in summary.new_records],
             "duplicate_files": [{"name": n, "id": i} for n, i in summary.duplicate_files]}, indent=2))
         return
-    for name, rid in summary.duplicate_files:
+    shown = summary.duplicate_files[:DUPLICATES_SHOWN]
+    for name, rid in shown:
         click.echo(f"duplicate: {name} (already stored as {rid[:16]})")
+    if len(summary.duplicate_files) > len(shown):
+        click.echo(f"… and {len(summary.duplicate_files) - len(shown)} more duplicates (--json lists all)")
     click.echo(f"{summary.files} files, {summary.bytes / 1e6:,.1f} MB: {summary.new} new, "
                f"{summary.duplicates} duplicates, {summary.mb_per_s:,.0f} MB/s")
 
