@@ -621,14 +621,19 @@ class Archive:
         result = self.verify(prefix)
         check = result.records[0]
         view = self.show(prefix) if check.ok else None
-        chain = self.custody(prefix)
+        try:
+            steps = [s.to_json() for s in self.custody(prefix).steps]
+        except ArchiveError as e:  # a damaged record still gets its NOT VERIFIED page
+            if check.ok:
+                check.problems.append(f"custody: {e}")
+            steps = []
         page = report.render(
             record_id=check.record_id, ok=check.ok, problems=check.problems,
             kind=view.statement["kind"] if view else "?", title=view.fields.get("title", "") if view else "",
             author=view.statement["author"]["name"] if view else "?",
             fingerprint=view.author_fingerprint if view else "?", signer=check.signer,
             created=view.statement["created"] if view else "?",
-            files=view.attachments if view else [], custody=[s.to_json() for s in chain.steps],
+            files=view.attachments if view else [], custody=steps,
             generated=self._now())
         try:
             write_atomic(Path(out), page.encode("utf-8"), mode=0o600, exclusive=True)

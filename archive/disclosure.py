@@ -269,14 +269,18 @@ def verify_package(folder: Path, *, describe: Callable[[str], str] | None = None
     report = DisclosureReport()
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder")
-    steps = (_check_sums, _check_author, _check_statement, _check_revealed, _check_custody)
+    steps = ((_check_sums, ("files",)), (_check_author, ("author card",)),
+             (_check_statement, ("signature", "ssh signature", "record id")),
+             (_check_revealed, ("revealed fields", "attachments")), (_check_custody, ("custody",)))
     state: dict[str, Any] = {}
-    for step in steps:
+    for step, names in steps:
+        done = len(report.checks)
         try:
             if not step(folder, report, state):
                 break
         except ArchiveError as e:
-            report.add(step.__name__.removeprefix("_check_"), False, str(e))
+            # Named after the check under way, as when it fails without raising.
+            report.add(names[min(len(report.checks) - done, len(names) - 1)], False, str(e))
             break
     if report.ok and describe and report.author:
         report.signer = describe(report.author.fingerprint)
@@ -285,7 +289,11 @@ def verify_package(folder: Path, *, describe: Callable[[str], str] | None = None
 
 def _check_sums(folder: Path, report: DisclosureReport, state: dict) -> bool:
     listed: dict[str, str] = {}
-    for line in _read(folder, SUMS).decode("utf-8", "replace").splitlines():
+    text = _read(folder, SUMS).decode("utf-8", "replace")
+    if not text.endswith("\n"):
+        return report.add("files", False, f"{SUMS} has a malformed line")
+    # Lines end at "\n" only, as for sha256sum (str.splitlines would also split at \v, \f, …).
+    for line in text[:-1].split("\n"):
         digest, sep, name = line.partition("  ")
         if not sep or len(digest) != 64 or name in listed or name.startswith("/") or ".." in name.split("/"):
             return report.add("files", False, f"{SUMS} has a malformed line")
@@ -416,6 +424,18 @@ def _check_custody(folder: Path, report: DisclosureReport, state: dict) -> bool:
     author_fp = report.author.fingerprint
     if not any(e.event == "recorded" and e.actor == author_fp for e, _ in events):
         return report.add("custody", False, "the author's `recorded` event is missing")
+    # A log proves what is in it, not what is missing, so completeness is checked along the
+    # chain: each import needs its bundle's export, each exporter or discloser must have held
+    # the record (recorded or imported it), and the package's own `disclosed` event is there.
+    exports = {(e.bundle, e.actor, e.peer) for e, _ in events if e.event == "exported"}
+    if any((e.bundle, e.peer, e.actor) not in exports for e, _ in events if e.event == "imported"):
+        return report.add("custody", False, "an `imported` event has no `exported` event of its bundle")
+    holders = {author_fp} | {e.actor for e, _ in events if e.event == "imported"}
+    if any(e.actor not in holders for e, _ in events if e.event in ("exported", "disclosed")):
+        return report.add("custody", False, "an actor exported or disclosed the record without a "
+                                            "custody event showing it held it")
+    if not any(e.event == "disclosed" for e, _ in events):
+        return report.add("custody", False, "the `disclosed` event is missing")
     unproven = [e for e, h in events if h is None]
     if unproven:
         return report.add("custody", False, f"{len(unproven)} custody event(s) carry no log inclusion proof")
