@@ -371,6 +371,7 @@ class Archive:
 
     def list_records(self, *, tag: str | None = None) -> list[RecordSummary]:
         result = []
+        signers: dict[str, str] = {}  # a few authors sign many records: look each up once
         for row in self.index.records():
             meta = self.sealer.open(row.record_id, row.sealed)
             fields = meta["fields"]
@@ -380,7 +381,9 @@ class Archive:
                                         fields.get("title", ""), fields.get("tags", []),
                                         meta["author"], meta["author_fingerprint"],
                                         len(meta["attachments"]),
-                                        self.peers.describe(meta["author_fingerprint"])))
+                                        signers.get(meta["author_fingerprint"]) or signers.setdefault(
+                                            meta["author_fingerprint"],
+                                            self.peers.describe(meta["author_fingerprint"]))))
         result.sort(key=lambda r: (r.created, r.record_id))
         return result
 
