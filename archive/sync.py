@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -390,23 +391,41 @@ class Sync:
     def _stage(self, reader: BundleReader, held: set[bytes], staging: list[PackWriter],
                result: ImportResult, seal_meta: Callable[[OpenedRecord], bytes],
                progress: Callable[[int], None] | None, bundle_id: str, sender_fp: str):
+        """Stream the objects into staging packs. Envelopes are opened and verified on two
+        workers while the stream goes on, and staged once their verdict is known (a
+        statement by a revoked key is refused, not stored)."""
         rows: list[RecordRow] = []
         dedup: list[tuple[bytes, str]] = []
         unreadable: list[bytes] = []
         imported: list[CustodyEvent] = []
         now = self.now()
-        for oid, kind, data in reader.objects():
-            if progress:
-                progress(len(data))
-            if oid in held:
-                result.held_objects += 1
-                if kind == "envelope":  # delivered again by this bundle: custody says so
-                    imported.append(sign_event(self.keys, event="imported", envelope=oid,
-                                               record=self.index.record_for_envelope(oid),
-                                               peer=sender_fp, bundle=bundle_id, time=now))
-                continue
-            if kind == "envelope":
-                opened = self._open_or_none(data)
+
+        def stage(oid: bytes, kind: str, data: bytes) -> None:
+            if not staging or staging[-1].size >= C.PACK_TARGET_BYTES:
+                staging.append(self.store.writer())
+            staging[-1].add(oid, data)
+            staging[-1].kinds[oid] = kind
+            result.new_objects += 1
+
+        def imported_event(oid: bytes, record: str | None) -> CustodyEvent:
+            return sign_event(self.keys, event="imported", envelope=oid, record=record,
+                              peer=sender_fp, bundle=bundle_id, time=now)
+
+        pending: list[tuple[bytes, bytes, Future]] = []
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="testimony-import") as pool:
+            for oid, kind, data in reader.objects():
+                if progress:
+                    progress(len(data))
+                if oid in held:
+                    result.held_objects += 1
+                    if kind == "envelope":  # delivered again by this bundle: custody says so
+                        imported.append(imported_event(oid, self.index.record_for_envelope(oid)))
+                elif kind == "envelope":
+                    pending.append((oid, data, pool.submit(self._open_or_none, data)))
+                else:
+                    stage(oid, kind, data)
+            for oid, data, future in pending:
+                opened = future.result()  # a damaged envelope addressed to us fails the import
                 if opened is None:
                     unreadable.append(oid)
                     result.relay_only += 1
@@ -418,14 +437,8 @@ class Sync:
                     dedup += [(self.sealer.dedup_mac(bytes.fromhex(a["sha256"])), opened.record_id)
                               for a in opened.attachments]
                     result.new_records += 1
-                imported.append(sign_event(self.keys, event="imported", envelope=oid,
-                                           record=opened.record_id if opened else None,
-                                           peer=sender_fp, bundle=bundle_id, time=now))
-            if not staging or staging[-1].size >= C.PACK_TARGET_BYTES:
-                staging.append(self.store.writer())
-            staging[-1].add(oid, data)
-            staging[-1].kinds[oid] = kind
-            result.new_objects += 1
+                imported.append(imported_event(oid, opened.record_id if opened else None))
+                stage(oid, "envelope", data)
         return rows, dedup, unreadable, imported
 
     def _open_or_none(self, data: bytes) -> OpenedRecord | None:
