@@ -97,17 +97,34 @@ def _no_constant(text: str) -> Any:
     raise FormatError(f"{text} is not allowed")
 
 
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        raise FormatError(f"integer {text} is outside the interoperable range")
+    return value
+
+
 def parse_canonical(untrusted: bytes, *, what: str = "document") -> Any:
     """Parse bytes that must be canonical JSON; anything else is a FormatError."""
+    ascii_keys = [True]
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        if ascii_keys[0] and not all(k.isascii() for k, _ in items):
+            ascii_keys[0] = False
+        return _no_duplicates(items)
+
     try:
         text = bytes(untrusted).decode("utf-8")
-        value = json.loads(
-            text,
-            object_pairs_hook=_no_duplicates,
-            parse_float=_no_float,
-            parse_constant=_no_constant,
-        )
-        again = canonical(value)
+        value = json.loads(text, object_pairs_hook=pairs, parse_float=_no_float,
+                           parse_constant=_no_constant, parse_int=_safe_int)
+        if ascii_keys[0]:
+            # With only ASCII keys, integers in range and no floats (all checked while
+            # parsing), the C encoder's sorted, compact output is exactly RFC 8785: for
+            # ASCII, code point order is UTF-16 order, and it escapes what 8785 escapes.
+            again = json.dumps(value, ensure_ascii=False, sort_keys=True,
+                               separators=(",", ":")).encode("utf-8")
+        else:
+            again = canonical(value)
     except FormatError as e:
         raise FormatError(f"{what} is not canonical JSON: {e}") from e
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError, TypeError, RecursionError) as e:
