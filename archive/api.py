@@ -273,7 +273,7 @@ class Archive:
 
     def _index_unread_envelopes(self) -> None:
         """Envelopes in the store with no record row (a crash before the commit)."""
-        rows, dedup, unreadable = [], [], []
+        rows, dedup, unreadable, custody = [], [], [], []
         for envelope_id in self.index.envelopes_without_record():
             try:
                 opened = open_envelope(self._read_object(envelope_id), self.keys.box_secret)
@@ -285,9 +285,18 @@ class Archive:
             rows.append(RecordRow(opened.record_id, envelope_id, self._seal_meta(opened)))
             dedup += [(self.sealer.dedup_mac(bytes.fromhex(a["sha256"])), opened.record_id)
                       for a in opened.attachments]
+            if opened.author_fingerprint == self.keys.card.fingerprint:
+                # Our record whose commit was cut off lost its `recorded` event with it: sign it
+                # again (deterministic: the same bytes and id as the one that was lost).
+                event = sign_event(self.keys, event="recorded", envelope=envelope_id,
+                                   record=opened.record_id, peer=None, bundle=None,
+                                   time=opened.statement["created"])
+                custody.append(self.sealer.custody_row(event.event_id, event.envelope, event.raw,
+                                                       leaf=event.leaf_hash))
         if rows or unreadable:
             with self.index.transaction():
                 self.index.insert_records(rows, dedup)
+                self.index.insert_custody(custody)
                 self.index.mark_unreadable(unreadable)
 
     def _seal_meta(self, opened: OpenedRecord) -> bytes:

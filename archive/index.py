@@ -375,7 +375,11 @@ class MetaSealer:
         self._peer_key = crypto.derive_key(index_key, C.INDEX_PEER)
 
     def seal(self, row_key: str, meta: Any) -> bytes:
-        nonce, ct = crypto.xchacha_encrypt(self._key, canonical(meta), aad=row_key.encode())
+        return self.seal_canonical(row_key, canonical(meta))
+
+    def seal_canonical(self, row_key: str, encoded: bytes) -> bytes:
+        """`seal` for a value already in canonical bytes (no second encoding)."""
+        nonce, ct = crypto.xchacha_encrypt(self._key, encoded, aad=row_key.encode())
         return nonce + ct
 
     def open(self, row_key: str, sealed: bytes) -> Any:
@@ -384,10 +388,11 @@ class MetaSealer:
                                        what=f"index row {row_key[:16]}")
         return parse_canonical(plain, what="index metadata")
 
-    def custody_row(self, event_id: bytes, envelope_hex: str, signed: dict[str, Any], *,
+    def custody_row(self, event_id: bytes, envelope_hex: str, raw: bytes, *,
                     leaf: bytes | None) -> tuple[bytes, bytes, bytes, bytes | None]:
-        """(event id, envelope id, sealed event, our log's leaf hash or None) for the custody table."""
-        return event_id, bytes.fromhex(envelope_hex), self.seal(event_id.hex(), signed), leaf
+        """(event id, envelope id, sealed event, our log's leaf hash or None) for the custody
+        table; `raw` is the signed event's canonical bytes."""
+        return event_id, bytes.fromhex(envelope_hex), self.seal_canonical(event_id.hex(), raw), leaf
 
     def peer_id(self, fingerprint: str) -> str:
         """The index's name for a peer: a keyed hash, so the fingerprint is not in clear."""

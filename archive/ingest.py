@@ -217,7 +217,7 @@ def recorded_event(keys: SecretKeys, sealer: MetaSealer, record: SealedRecord) -
     """The `recorded` custody event of a new record, sealed for the index."""
     event = sign_event(keys, event="recorded", envelope=record.envelope_id, record=record.record_id,
                        peer=None, bundle=None, time=record.statement["created"])
-    return sealer.custody_row(event.event_id, event.envelope, event.signed, leaf=event.leaf_hash)
+    return sealer.custody_row(event.event_id, event.envelope, event.raw, leaf=event.leaf_hash)
 
 
 # --- add -------------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ class Sync:
     # --- custody rows ----------------------------------------------------------------------
     def custody_row(self, event: CustodyEvent) -> tuple[bytes, bytes, bytes, bytes | None]:
         own = event.actor == self.keys.card.fingerprint
-        return self.sealer.custody_row(event.event_id, event.envelope, event.signed,
+        return self.sealer.custody_row(event.event_id, event.envelope, event.raw,
                                        leaf=event.leaf_hash if own else None)
 
     def events_for(self, envelopes: list[bytes]) -> list[CustodyEvent]:
