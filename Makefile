@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench bench-compare install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json
+
+bench-compare: $(STAMP)
+	$(BIN)/python -m benchmarks.compare
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .benchmarks

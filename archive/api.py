@@ -669,7 +669,8 @@ class Archive:
         record_id = self.resolve(prefix)
         row = self.index.record(record_id)
         log = OwnLog(self.index, self.keys, self.sealer, self._now)
-        head = log.head()
+        with self.index.transaction():  # may sign and keep a new head
+            head = log.head()
         items, heads = self.sync._custody_with_proofs(self.sync.events_for([row.envelope_id]), head)
         by_id = {h.head_id: h for h in map(check_head, heads)} | {h.head_id: h for h in log.heads()}
         steps = []

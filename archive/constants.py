@@ -106,6 +106,9 @@ TREE_HEAD_TYPE = "testimony/tree-head"
 DISCLOSURE_TYPE = "testimony/disclosure"
 CUSTODY_EVENTS = ("recorded", "imported", "exported", "disclosed")
 
+# OpenSSH signatures of statements (PROTOCOL.sshsig).
+SSHSIG_NAMESPACE = "testimony"
+
 # Peers.
 PEER_ROLES = ("field", "archivist", "lawyer", "courier")
 LOCAL_REVOCATION_TYPE = "testimony/peer-revocation"

@@ -13,10 +13,11 @@ import base64
 import hashlib
 import struct
 
+from . import constants as C
 from . import crypto
 from .errors import FormatError, SignatureError
 
-NAMESPACE = "testimony"
+NAMESPACE = C.SSHSIG_NAMESPACE
 MAGIC = b"SSHSIG"
 HASH_ALGORITHM = "sha512"
 KEY_TYPE = "ssh-ed25519"

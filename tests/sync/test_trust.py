@@ -131,7 +131,7 @@ def test_peers_add_wrong_fingerprint_pins_nothing(world):
         before = site.state()
         for card, typed in [(world["field"].card_path, world["courier"].fingerprint[:32]),
                             (world["courier"].card_path, world["field"].fingerprint),
-                            (world["field"].card_path, world["field"].fingerprint[:31] + "0")]:
+                            (world["field"].card_path, _last_digit_changed(world["field"].fingerprint[:32]))]:
             with pytest.raises(TrustError, match="does not match"):
                 law.add_peer(card, name="field", role="field", fingerprint=typed)
         assert site.state() == before
@@ -281,3 +281,8 @@ def test_unpinned_author_listed_as_unverified(world):
         assert law.show(rid).signer == UNVERIFIED
         report = law.verify()
         assert report.ok and report.records[0].signer == UNVERIFIED
+
+
+def _last_digit_changed(prefix: str) -> str:
+    """The prefix with its last hex digit replaced by a different one (never the real one)."""
+    return prefix[:-1] + ("1" if prefix[-1] == "0" else "0")

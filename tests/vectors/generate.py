@@ -43,11 +43,15 @@ from archive.chunks import encrypt_chunk, padded_chunks
 from archive.encoding import canonical, group_fingerprint, padme, u16, u32
 from archive.keys import (SecretKeys, encode_secret_key_file, revocation_certificate,
                           sign_card)
-from archive.custody import sign_event
+from archive import merkle
+from archive.custody import CustodyEvent, sign_event
+from archive.custodylog import TreeHead, inclusion_dict, sign_head
+from archive import disclosure
 from archive.errors import ArchiveError, TrustError
 from archive.peers import Peer, peer_revocation
 from archive import sshsig
-from archive.records import Draft, build_statement, envelope_payload, field_digest, record_id
+from archive.records import (Draft, build_statement, decode_payload, envelope_payload, field_digest,
+                             open_envelope, record_id)
 from archive.store import pack_id_for
 from archive.textinput import parse_text
 
@@ -569,6 +573,19 @@ def envelopes() -> None:
     bad("chunks-missing", "format", "no chunk list for the attachment", with_body("nochunks", chunks={}))
     bad("chunk-size-true", "format", "a chunk size that is true, not an integer",
         with_body("ctrue", chunks={sha: [{**chunks[sha][0], "size": True}]}))
+    bad("sshsig-missing", "format", "a payload without `sshsig` (the layout before SSHSIG was added)",
+        resealed(frame(canonical({k: v for k, v in body.items() if k != "sshsig"})), "nossh"))
+    bad("sshsig-short", "format", "an `sshsig` of 32 bytes, not 64", with_body("sshshort", sshsig="00" * 32))
+    bad("sshsig-other-key", "signature",
+        "the statement's SSHSIG made by a key that is not its author's (the testimony signature holds)",
+        with_body("sshother", sshsig=h(sshsig.sign(LAWYER.seed, data))))
+    bad("sshsig-raw-ed25519", "signature",
+        "`sshsig` is the author's plain Ed25519 signature of the statement bytes, not of the SSHSIG "
+        "signed data", with_body("sshraw", sshsig=h(nacl.bindings.crypto_sign(
+            data, nacl.bindings.crypto_sign_seed_keypair(AUTHOR.seed)[1])[:64])))
+    bad("sshsig-swapped", "signature",
+        "`sshsig` and `signature` swapped: each signature is over different bytes",
+        with_body("sshswap", sshsig=h(sig), signature=h(sshsig.sign(AUTHOR.seed, data))))
 
 
 # --- §9 evidence chunks -------------------------------------------------------------------------------
@@ -889,6 +906,427 @@ def revocations() -> None:
         {**body, "revoked": STRANGER.card.fingerprint[:32]})
 
 
+# --- SSHSIG (PROTOCOL.sshsig) --------------------------------------------------------------------
+
+def _ssh_string(data: bytes | str) -> bytes:
+    raw = data.encode() if isinstance(data, str) else data
+    return u32(len(raw)) + raw
+
+
+def unsafe_armor(sign_key: bytes, signature: bytes, *, namespace: str = "testimony",
+                 hash_name: str = "sha512") -> str:
+    """An armored SSHSIG with any namespace and hash name, for the negative vectors."""
+    blob = (b"SSHSIG" + u32(1) + _ssh_string(sshsig.public_key_blob(sign_key)) + _ssh_string(namespace)
+            + _ssh_string(b"") + _ssh_string(hash_name)
+            + _ssh_string(_ssh_string("ssh-ed25519") + _ssh_string(signature)))
+    import base64
+    text = base64.b64encode(blob).decode()
+    return "\n".join(["-----BEGIN SSH SIGNATURE-----", *[text[i:i + 70] for i in range(0, len(text), 70)],
+                      "-----END SSH SIGNATURE-----"]) + "\n"
+
+
+def _ed25519(seed: bytes, message: bytes) -> bytes:
+    """A plain Ed25519 signature, no label (SSHSIG signs its own signed-data blob)."""
+    return nacl.bindings.crypto_sign(message, nacl.bindings.crypto_sign_seed_keypair(seed)[1])[:64]
+
+
+def _ssh_signed_data(message: bytes, *, namespace: str = "testimony", hash_name: str = "sha512") -> bytes:
+    digest = hashlib.new(hash_name, message).digest()
+    return (b"SSHSIG" + _ssh_string(namespace) + _ssh_string(b"") + _ssh_string(hash_name)
+            + _ssh_string(digest))
+
+
+def sshsig_vectors() -> None:
+    _, _, data, _ = make_statement(statement_inputs(TESTIMONY_FIELDS, [attachment_value()]))
+    pk = AUTHOR.card.sign_key
+    sig = sshsig.sign(AUTHOR.seed, data)
+    assert sig == _ed25519(AUTHOR.seed, _ssh_signed_data(data)) == _ed25519(AUTHOR.seed, sshsig.signed_data(data))
+    armored = sshsig.armor(pk, sig)
+    assert armored == unsafe_armor(pk, sig)
+    case("sshsig", "sshsig", "ok",
+         "the second signature every envelope carries (`sshsig`, §8) and a disclosure package's "
+         "statement.json.sig: an OpenSSH SSHSIG (PROTOCOL.sshsig) over the canonical statement bytes "
+         "(here those of statement-testimony), namespace `testimony`, hash sha512. signed_data = "
+         "'SSHSIG' ‖ string(namespace) ‖ string('') ‖ string('sha512') ‖ string(SHA-512(message)), "
+         "string(x) = u32 length ‖ x; signature = plain Ed25519(seed, signed_data), no testimony label. "
+         "`ssh-keygen -Y verify -f allowed_signers -I author -n testimony -s sig < message` accepts it",
+         {"sign_seed": h(AUTHOR.seed), "message": h(data), "namespace": "testimony", "hash": "sha512",
+          "principal": disclosure.SSH_PRINCIPAL},
+         {"sign_key": h(pk), "public_key_blob": h(sshsig.public_key_blob(pk)),
+          "message_sha512": h(hashlib.sha512(data).digest()), "signed_data": h(sshsig.signed_data(data)),
+          "signature": h(sig), "armored": armored,
+          "allowed_signers": sshsig.allowed_signers_line(disclosure.SSH_PRINCIPAL, pk)})
+
+    def bad(name: str, expect: str, why: str, armored_: str, message: bytes = data) -> None:
+        case(f"sshsig-{name}", "sshsig", expect, why, {"armored": armored_, "message": h(message)})
+
+    bad("message-altered", "signature", "the message has one more byte than what was signed",
+        armored, data + b" ")
+    bad("raw-ed25519", "signature", "a plain Ed25519 signature of the message itself, not of the SSHSIG "
+        "signed data", unsafe_armor(pk, _ed25519(AUTHOR.seed, data)))
+    bad("signed-for-git", "signature", "signed over namespace `git` but labelled `testimony`: the "
+        "namespace is inside the signed data", unsafe_armor(pk, _ed25519(
+            AUTHOR.seed, _ssh_signed_data(data, namespace="git"))))
+    bad("namespace-file", "format", "a valid SSHSIG in namespace `file`: not a testimony signature",
+        unsafe_armor(pk, _ed25519(AUTHOR.seed, _ssh_signed_data(data, namespace="file")), namespace="file"))
+    bad("hash-sha256", "format", "a valid SSHSIG with hash sha256: testimony signatures use sha512",
+        unsafe_armor(pk, _ed25519(AUTHOR.seed, _ssh_signed_data(data, hash_name="sha256")),
+                     hash_name="sha256"))
+    bad("truncated", "format", "the armored base64 cut short (the signature string runs past the end)",
+        "\n".join(armored.splitlines()[:-2] + ["-----END SSH SIGNATURE-----"]) + "\n")
+
+
+# --- the custody log: RFC 9162 tree, tree heads, inclusion and consistency ------------------------
+
+SHOWN_TIMES = {1: "2024-03-14T09:40:00Z", 2: "2024-03-14T18:00:00Z"}
+DISCLOSED = "2024-03-20T12:00:00Z"
+EXPORT_HEAD_SIZE = 6
+
+
+def author_log() -> list[CustodyEvent]:
+    """The author's log, in order: two `recorded` events, the four `exported` events of the
+    bundle vectors (two envelopes × lawyer, archivist), and a `disclosed` event."""
+    rid8 = ENVELOPES["eight"][0]
+    rida = ENVELOPES["author"][0]
+    recorded = [sign_event(AUTHOR.keys, event="recorded", envelope=_envelope_id(w), record=r, peer=None,
+                           bundle=None, time=CREATED) for w, r in (("author", rida), ("eight", rid8))]
+    exported = [sign_event(AUTHOR.keys, event="exported", envelope=_envelope_id(w), record=r,
+                           peer=p.card.fingerprint, bundle=BUNDLE_ID, time=BUNDLE_CREATED)
+                for w, r in (("author", rida), ("eight", rid8)) for p in (LAWYER, ARCHIVIST)]
+    disclosed = sign_event(AUTHOR.keys, event="disclosed", envelope=_envelope_id("author"), record=rida,
+                           peer=None, bundle=None, time=DISCLOSED)
+    return recorded + exported + [disclosed]
+
+
+def _leaves(events: list[CustodyEvent]) -> list[bytes]:
+    return [e.leaf_hash for e in events]
+
+
+def log_head(size: int, time: str, *, who: Who = AUTHOR, events: list[CustodyEvent] | None = None) -> TreeHead:
+    leaves = _leaves(events if events is not None else author_log())
+    return sign_head(who.keys, size=size, root=merkle.root(leaves[:size]), time=time)
+
+
+def _proof_hex(proof: list[bytes]) -> list[str]:
+    return [h(p) for p in proof]
+
+
+def tree_heads() -> None:
+    for name, size, time, why in [
+        ("tree-head", EXPORT_HEAD_SIZE, BUNDLE_CREATED,
+         "the author's head over its first 6 events, as its bundle carries it"),
+        ("tree-head-empty", 0, CARD_CREATED, "a head of an empty log: root = SHA-256 of nothing (RFC 9162)"),
+    ]:
+        head = log_head(size, time)
+        body = {k: v for k, v in head.signed.items() if k != "signature"}
+        case(name, "tree_head", "ok",
+             f"{why}. body = {{log: the owner's sign_key and box_key, root, size, time, type "
+             "'testimony/tree-head', version 1}; signature = Ed25519 over 'testimony/v1/tree-head\\0' ‖ "
+             "canonical(body); head id = SHA-256('testimony/v1/tree-head\\0' ‖ canonical(signed head))",
+             {**AUTHOR.identity_inputs(), "size": size, "root": h(head.root), "time": time},
+             {"unsigned": h(canonical(body)), "signature": head.signed["signature"],
+              "head": h(canonical(head.signed)), "head_id": h(head.head_id),
+              "log_fingerprint": AUTHOR.card.fingerprint})
+    head = log_head(EXPORT_HEAD_SIZE, BUNDLE_CREATED)
+    body = {k: v for k, v in head.signed.items() if k != "signature"}
+
+    def bad(name: str, expect: str, why: str, value: dict[str, Any], *, sign: bool = True,
+            purpose: bytes = C.TREE_HEAD) -> None:
+        unsigned = {k: v for k, v in value.items() if k != "signature"}
+        signature = crypto.sign(AUTHOR.seed, purpose=purpose, message=canonical(unsigned)).hex() \
+            if sign else head.signed["signature"]
+        case(f"tree-head-{name}", "tree_head", expect, why, {"head": h(canonical({**unsigned, "signature": signature}))})
+
+    bad("size-altered", "signature", "the size grew after signing", {**body, "size": 7}, sign=False)
+    bad("root-altered", "signature", "another root after signing",
+        {**body, "root": h(merkle.root(_leaves(author_log())[:5]))}, sign=False)
+    bad("signed-as-custody", "signature", "signed with the custody label", body, purpose=C.CUSTODY)
+    bad("log-swapped", "signature", "the lawyer's keys as `log`, the author's signature kept",
+        {**body, "log": {"box_key": h(LAWYER.card.box_key), "sign_key": h(LAWYER.card.sign_key)}}, sign=False)
+    bad("extra-field", "format", "an unknown field (signed)", {**body, "note": "x"})
+    bad("version-true", "format", "version true is not the integer 1 (signed)", {**body, "version": True})
+    bad("negative-size", "format", "a negative size (signed)", {**body, "size": -1})
+    bad("root-short", "format", "a root of 16 bytes (signed)", {**body, "root": body["root"][:32]})
+    bad("bad-time", "format", "time is not a UTC time (signed)", {**body, "time": "2024-03-15"})
+
+
+def merkle_vectors() -> None:
+    events = author_log()
+    data = [e.raw for e in events]
+    leaves = [merkle.leaf_hash(d) for d in data]
+    n = len(leaves)
+    case("merkle-tree", "merkle_tree", "ok",
+         "the author's custody log (RFC 9162 §2.1 with SHA-256): leaf = the canonical signed event; "
+         "leaf hash = SHA-256(0x00 ‖ leaf), node = SHA-256(0x01 ‖ left ‖ right), MTH({}) = SHA-256(''), "
+         "split at the largest power of two below n. Every root of sizes 0-7, every inclusion path "
+         "(leaf to root, RFC 9162 §2.1.3.1) and every consistency proof (§2.1.4.1; none from size 0, "
+         "empty from m = n)",
+         {"leaves": [h(d) for d in data]},
+         {"leaf_hashes": [h(x) for x in leaves],
+          "roots": [[k, h(merkle.root(leaves[:k]))] for k in range(n + 1)],
+          "inclusion": [[k, i, _proof_hex(merkle.inclusion_proof(leaves[:k], i))]
+                        for k in range(1, n + 1) for i in range(k)],
+          "consistency": [[m, k, _proof_hex(merkle.consistency_proof(leaves[:k], m))]
+                          for k in range(1, n + 1) for m in range(1, k + 1)]})
+
+
+def inclusion_vectors() -> None:
+    events = author_log()
+    leaves = _leaves(events)
+    head = log_head(EXPORT_HEAD_SIZE, BUNDLE_CREATED)
+    at = 4
+    inclusion = inclusion_dict(head, at, merkle.inclusion_proof(leaves[:EXPORT_HEAD_SIZE], at))
+    base = {"event": h(events[at].raw), "heads": [head.signed], "inclusion": inclusion}
+    case("custody-inclusion", "custody_inclusion", "ok",
+         "an `exported` event with its proof, as a bundle's custody entry carries it: {head: the id of "
+         "a head given alongside, index, proof: the RFC 9162 path}; the head MUST be the event actor's",
+         base, {"head_id": h(head.head_id), "leaf_hash": h(events[at].leaf_hash), "root": h(head.root),
+                "size": head.size})
+
+    def bad(name: str, expect: str, why: str, **changes: Any) -> None:
+        case(f"custody-inclusion-{name}", "custody_inclusion", expect, why, {**base, **changes})
+
+    proof = inclusion["proof"]
+    flipped = ("%064x" % (int(proof[0], 16) ^ 1))
+    bad("wrong-index", "integrity", "the index of another leaf", inclusion={**inclusion, "index": 5})
+    bad("flipped-proof", "integrity", "one bit of the path flipped",
+        inclusion={**inclusion, "proof": [flipped, *proof[1:]]})
+    bad("short-proof", "integrity", "the last hash of the path dropped", inclusion={**inclusion, "proof": proof[:-1]})
+    bad("index-past-size", "integrity", "an index at the head's size",
+        inclusion={**inclusion, "index": EXPORT_HEAD_SIZE})
+    bad("other-event", "integrity", "the proof of leaf 4 given for the event at leaf 3",
+        event=h(events[3].raw))
+    lawyer_head = sign_head(LAWYER.keys, size=head.size, root=head.root, time=BUNDLE_CREATED)
+    bad("other-log", "integrity",
+        "a head with the same root and size, signed by the lawyer: an event proves inclusion only in "
+        "its own actor's log", heads=[lawyer_head.signed], inclusion={**inclusion, "head": h(lawyer_head.head_id)})
+    bad("head-not-given", "format", "the head the proof names is not among the heads", heads=[])
+    bad("index-true", "format", "index true is not an integer", inclusion={**inclusion, "index": True})
+    bad("extra-key", "format", "an unknown key in the inclusion object", inclusion={**inclusion, "size": 6})
+
+
+def consistency_vectors() -> None:
+    events = author_log()
+    leaves = _leaves(events)
+    h1, h2 = (log_head(k, SHOWN_TIMES[k]) for k in (1, 2))
+    h4 = log_head(4, "2024-03-15T09:00:00Z")
+    h6 = log_head(EXPORT_HEAD_SIZE, BUNDLE_CREATED)
+
+    def proofs(sizes: tuple[int, ...], to: int, leaves_: list[bytes] = leaves) -> dict[str, list[str]]:
+        return {str(m): _proof_hex(merkle.consistency_proof(leaves_[:to], m)) for m in sizes}
+
+    def one(name: str, expect: str, why: str, new: TreeHead, known: list[tuple[TreeHead, dict[str, Any]]],
+            consistency: Any) -> None:
+        case(name, "log_consistency", expect, why,
+             {"new": new.signed, "known": [{"head": k.signed, "consistency": c} for k, c in known],
+              "consistency": consistency})
+
+    to6 = proofs((1, 2), 6)
+    one("log-consistency", "ok",
+        "the head a bundle carries (6 events) against the heads its sender showed this recipient "
+        "before (1 and 2 events): the manifest's `consistency` maps each old size, as a decimal "
+        "string, to the RFC 9162 proof from it to the new head", h6, [(h1, {}), (h2, {})], to6)
+    one("log-consistency-out-of-order", "ok",
+        "bundles arrive out of order: the head of 6 came first, with its proofs from 1 and 2 (kept "
+        "with it); the older head of 2 arrives now and is checked with the proof the newer one "
+        "brought", h2, [(h1, {}), (h6, to6)], proofs((1,), 2))
+    one("log-consistency-same-size", "ok",
+        "a head of the same size and root signed again later: consistent, no proof needed", 
+        log_head(EXPORT_HEAD_SIZE, "2024-03-16T00:00:00Z"), [(h6, to6)], {})
+    one("log-consistency-empty-known", "ok", "a head of an empty log shown before says nothing: skipped",
+        h2, [(log_head(0, CARD_CREATED), {})], {})
+    forked_events = list(events)
+    forked_events[1] = sign_event(AUTHOR.keys, event="recorded", envelope=_envelope_id("eight"),
+                                  record=ENVELOPES["eight"][0], peer=None, bundle=None,
+                                  time="2024-03-14T09:26:54Z")
+    forked = _leaves(forked_events)
+    h6f = log_head(EXPORT_HEAD_SIZE, BUNDLE_CREATED, events=forked_events)
+    one("log-consistency-forked", "rollback",
+        "the sender's second event was rewritten after it showed the head of 2: its new head's "
+        "proof from 2, valid in the rewritten log, does not lead to the head of 2 it showed",
+        h6f, [(h1, {}), (h2, {})], proofs((1, 2), 6, forked))
+    one("log-consistency-fork-same-size", "rollback",
+        "two heads of 6 events with different roots, both signed by the sender: a fork",
+        h6f, [(h6, to6)], proofs((1, 2), 6, forked))
+    one("log-consistency-shrunk", "rollback",
+        "a head of 4 events after the sender showed one of 6: no proof from 4 came with the head of 6",
+        h4, [(h6, to6)], proofs((1, 2), 4))
+    one("log-consistency-missing-proof", "rollback",
+        "the new head brings no proof from the size shown before", h6, [(h2, {})], {"1": to6["1"]})
+    tampered = {**to6, "2": [("%064x" % (int(to6["2"][0], 16) ^ 1)), *to6["2"][1:]]}
+    one("log-consistency-tampered-proof", "rollback", "one bit of the proof from 2 flipped",
+        h6, [(h2, {})], tampered)
+    one("log-consistency-not-object", "format", "`consistency` is a list, not an object",
+        h6, [(h2, {})], [to6["2"]])
+
+
+# --- disclosure packages ------------------------------------------------------------------------
+
+INTERNAL_FIELDS = {**TESTIMONY_FIELDS, "witness": {"pseudonym": "W-17", "consent": "internal"}}
+
+
+def _internal_payload() -> bytes:
+    inputs = statement_inputs(INTERNAL_FIELDS, [attachment_value()], label="statement-internal")
+    st, disc, data, sig = make_statement(inputs)
+    sha = attachment_value()["sha256"]
+    chunks = {sha: chunk_refs(ATTACHMENT_FILE, AUTHOR.convergence_secret)}
+    return envelope_payload(st, sig, disc, chunks, ssh_signature=sshsig.sign(AUTHOR.seed, data))
+
+
+def disclosure_choices() -> None:
+    payload = _internal_payload()
+    opened = decode_payload(payload)
+    for name, reveal, expect, why in [
+        ("default", [], "ok", "no --reveal: title, body and every attachment (fields the record lacks "
+         "are skipped), in that order"),
+        ("tags-and-one-attachment", ["tags", "attachment:clinic/notice.txt"], "ok",
+         "named fields and an attachment by name, in the order asked"),
+        ("internal-witness", ["witness"], "usage",
+         "the witness consented to internal use only: their pseudonym is never disclosed"),
+        ("unknown-name", ["author"], "usage", "not a field, `attachments` or `attachment:NAME`"),
+        ("no-such-attachment", ["attachment:other.txt"], "usage", "no attachment has that name"),
+    ]:
+        outputs = {}
+        if expect == "ok":
+            outputs = {"revealed": [list(d) for d in disclosure.choose(opened, reveal)]}
+        case(f"disclosure-choose-{name}", "disclosure_choice", expect, why,
+             {"payload": h(payload), "reveal": reveal}, outputs)
+
+
+PACKAGE_CREATED = DISCLOSED
+PACKAGE_REVEAL = ["title", "attachments"]
+
+
+def _custody_document(events: list[CustodyEvent], head: TreeHead, leaves: list[bytes],
+                      envelope: bytes) -> dict[str, Any]:
+    items = [{"event": e.signed,
+              "inclusion": inclusion_dict(head, i, merkle.inclusion_proof(leaves[:head.size], i))}
+             for i, e in enumerate(events) if e.envelope == envelope.hex()]
+    return {"events": items, "heads": [head.signed]}
+
+
+def _package(tmp: Path, custody: dict[str, Any]) -> dict[str, bytes]:
+    opened = open_envelope(ENVELOPES["author"][1], AUTHOR.box_secret)
+    revealed = disclosure.choose(opened, PACKAGE_REVEAL)
+    out = tmp / "package"
+    names = disclosure.write_package(out, opened=opened, author=AUTHOR.card, revealed=revealed,
+                                     custody=custody, created=PACKAGE_CREATED,
+                                     read_file=lambda value: [ATTACHMENT_FILE])
+    return {n: (out / n).read_bytes() for n in names}
+
+
+def disclosure_packages() -> None:
+    import tempfile
+    events = author_log()
+    leaves = _leaves(events)
+    head = log_head(len(events), DISCLOSED)
+    custody = _custody_document(events, head, leaves, _envelope_id("author"))
+    with tempfile.TemporaryDirectory() as tmp:
+        files = _package(Path(tmp), custody)
+    assert files[disclosure.SUMS] == _sums(files)
+    inputs = {"envelope_vector": "envelope-author", "box_secret": h(AUTHOR.box_secret),
+              "author_card": AUTHOR.card.to_dict(), "reveal": PACKAGE_REVEAL, "created": PACKAGE_CREATED,
+              "attachment_file": h(ATTACHMENT_FILE), "custody": custody}
+    case("disclosure-package", "disclosure", "ok",
+         "the package `disclose --reveal title --reveal attachments` writes for the envelope-author "
+         "record, disclosed by its author: every file, byte for byte (hex; disclosure.json and "
+         "SHA256SUMS also as text). disclosure.json and custody.json are canonical JSON; SHA256SUMS "
+         "lists every other file as `sha256sum` writes it, sorted by name; custody.json holds the "
+         "envelope's events (recorded, exported twice, disclosed) with inclusion proofs under the "
+         "head of 7 events. verify-disclosure passes all eight checks, and `ssh-keygen -Y verify` "
+         "accepts statement.json.sig",
+         inputs,
+         {"files": {n: h(v) for n, v in sorted(files.items())},
+          "disclosure_json": files[disclosure.DISCLOSURE].decode("utf-8"),
+          "sha256sums": files[disclosure.SUMS].decode("utf-8"),
+          "checks": ["files", "author card", "signature", "ssh signature", "record id", "revealed fields",
+                     "attachments", "custody"]})
+
+    def bad(name: str, expect: str, failed: str, why: str, edit: dict[str, bytes | None], *,
+            resum: bool = True) -> None:
+        changed = dict(files)
+        for n, v in edit.items():
+            if v is None:
+                changed.pop(n)
+            else:
+                changed[n] = v
+        stored = {n: (h(v) if v is not None else None) for n, v in edit.items()}
+        if resum:
+            stored[disclosure.SUMS] = h(_sums(changed))
+        case(f"disclosure-{name}", "disclosure", expect, f"{why}; verification stops at `{failed}`",
+             {"base": "disclosure-package", "edit": stored}, {"failed_check": failed})
+
+    notice = f"{disclosure.FILES}/clinic_notice.txt"
+    assert notice in files
+    dj = json.loads(files[disclosure.DISCLOSURE])
+    bad("file-changed", "integrity", "files", "one byte of the revealed file changed, SHA256SUMS not updated",
+        {notice: files[notice][:-1] + b"!"}, resum=False)
+    bad("file-added", "integrity", "files", "a file that SHA256SUMS does not list",
+        {f"{disclosure.FILES}/extra.txt": b"added later\n"}, resum=False)
+    bad("file-removed", "integrity", "files", "a file SHA256SUMS lists is missing",
+        {disclosure.README: None}, resum=False)
+    bad("file-changed-sums-updated", "integrity", "attachments",
+        "the revealed file changed and SHA256SUMS recomputed: its SHA-256 is not the one the author "
+        "signed", {notice: files[notice][:-1] + b"!"})
+    bad("other-author-card", "integrity", "author card", "author.pub replaced by the lawyer's card",
+        {disclosure.AUTHOR_CARD: LAWYER.card.to_bytes() + b"\n"})
+    bad("ssh-signature-other-key", "signature", "ssh signature",
+        "statement.json.sig is the lawyer's SSHSIG of the statement",
+        {disclosure.SSH_SIGNATURE: sshsig.armor(
+            LAWYER.card.sign_key, sshsig.sign(LAWYER.seed, files[disclosure.STATEMENT])).encode()})
+    bad("allowed-signers-other-key", "signature", "ssh signature",
+        "allowed_signers names the lawyer's key, so ssh-keygen would vouch for the wrong signer",
+        {disclosure.ALLOWED_SIGNERS: sshsig.allowed_signers_line(
+            disclosure.SSH_PRINCIPAL, LAWYER.card.sign_key).encode()})
+    bad("other-record", "integrity", "record id", "disclosure.json names another record id",
+        {disclosure.DISCLOSURE: canonical({**dj, "record": "0" * 64})})
+    bad("field-twice", "format", "revealed fields", "the title revealed twice",
+        {disclosure.DISCLOSURE: canonical({**dj, "revealed": dj["revealed"] + dj["revealed"][:1]})})
+    bad("file-entry-wrong-size", "format", "attachments", "the files entry gives another size",
+        {disclosure.DISCLOSURE: canonical({**dj, "files": [{**dj["files"][0], "size": 999}]})})
+    no_recorded = {"events": [i for i in custody["events"] if i["event"]["event"] != "recorded"],
+                   "heads": custody["heads"]}
+    bad("recorded-dropped", "integrity", "custody", "custody.json without the author's `recorded` event",
+        {disclosure.CUSTODY: canonical(no_recorded)})
+    unproven = {"events": [{**i, "inclusion": None} if i["event"]["event"] == "exported" else i
+                           for i in custody["events"]], "heads": custody["heads"]}
+    bad("inclusion-dropped", "integrity", "custody", "two custody events without their inclusion proofs",
+        {disclosure.CUSTODY: canonical(unproven)})
+    other = sign_event(AUTHOR.keys, event="exported", envelope=fixed("disclosure/other-envelope"),
+                       record=h(fixed("disclosure/other-record")), peer=LAWYER.card.fingerprint,
+                       bundle=BUNDLE_ID, time=BUNDLE_CREATED)
+    bad("event-of-other-record", "integrity", "custody", "an event about another record's envelope added",
+        {disclosure.CUSTODY: canonical({**custody, "events": custody["events"] + [
+            {"event": other.signed, "inclusion": None}]})})
+    bad("disclosed-dropped", "integrity", "custody", "custody.json without the package's own `disclosed` event",
+        {disclosure.CUSTODY: canonical({**custody, "events": [
+            i for i in custody["events"] if i["event"]["event"] != "disclosed"]})})
+    orphan = sign_event(LAWYER.keys, event="imported", envelope=_envelope_id("author"),
+                        record=ENVELOPES["author"][0], peer=AUTHOR.card.fingerprint,
+                        bundle=h(fixed("disclosure/unknown-bundle")), time=DISCLOSED)
+    bad("import-without-export", "integrity", "custody",
+        "an `imported` event of a bundle whose `exported` event is not in the chain",
+        {disclosure.CUSTODY: canonical({**custody, "events": custody["events"] + [
+            {"event": orphan.signed, "inclusion": None}]})})
+    stranger_export = sign_event(COURIER.keys, event="exported", envelope=_envelope_id("author"),
+                                 record=None, peer=LAWYER.card.fingerprint, bundle=COURIER_BUNDLE_ID,
+                                 time=DISCLOSED)
+    bad("export-by-non-holder", "integrity", "custody",
+        "an `exported` event by a courier that no event shows holding the record",
+        {disclosure.CUSTODY: canonical({**custody, "events": custody["events"] + [
+            {"event": stranger_export.signed, "inclusion": None}]})})
+    tampered = json.loads(canonical(custody))
+    proof = tampered["events"][1]["inclusion"]["proof"]
+    proof[0] = "%064x" % (int(proof[0], 16) ^ 1)
+    bad("inclusion-tampered", "integrity", "custody", "one bit of an inclusion proof flipped",
+        {disclosure.CUSTODY: canonical(tampered)})
+
+
+def _sums(files: dict[str, bytes]) -> bytes:
+    return "".join(f"{hashlib.sha256(v).hexdigest()}  {n}\n"
+                   for n, v in sorted(files.items()) if n != disclosure.SUMS).encode()
+
+
 def _attachment_chunk() -> Any:
     """The one chunk object of ATTACHMENT_FILE, as the envelopes' chunk refs name it."""
     (chunk,) = [encrypt_chunk(crypto.ChunkKeyer(AUTHOR.convergence_secret), c)
@@ -898,18 +1336,22 @@ def _attachment_chunk() -> Any:
 
 def manifest_inputs() -> dict[str, Any]:
     """The manifest of the bundle vectors: AUTHOR sends two envelopes and their chunk to
-    LAWYER and ARCHIVIST, with the custody events Sync.export would add."""
-    rid8, env8 = ENVELOPES["eight"]
+    LAWYER and ARCHIVIST, as Sync.export writes it: the envelopes' custody events (its
+    two `recorded` events and the four new `exported` ones, already in its log) each with
+    its inclusion proof under the head it signed before writing (6 events), and proofs
+    from the heads it had shown the lawyer before (1 and 2 events)."""
     rida, enva = ENVELOPES["author"]
+    env8 = ENVELOPES["eight"][1]
     chunk = _attachment_chunk()
     objects = [(chunk.object_id, "chunk", len(chunk.obj)), (_envelope_id("author"), "envelope", len(enva)),
                (_envelope_id("eight"), "envelope", len(env8))]
     recipients = [LAWYER, ARCHIVIST]
-    events = [sign_event(AUTHOR.keys, event="recorded", envelope=_envelope_id(w), record=r, peer=None,
-                         bundle=None, time=CREATED) for w, r in (("author", rida), ("eight", rid8))]
-    events += [sign_event(AUTHOR.keys, event="exported", envelope=_envelope_id(w), record=r,
-                          peer=p.card.fingerprint, bundle=BUNDLE_ID, time=BUNDLE_CREATED)
-               for w, r in (("author", rida), ("eight", rid8)) for p in recipients]
+    events = author_log()[:EXPORT_HEAD_SIZE]
+    leaves = _leaves(events)
+    head = log_head(EXPORT_HEAD_SIZE, BUNDLE_CREATED)
+    custody = [{"event": e.signed, "inclusion": inclusion_dict(head, i, merkle.inclusion_proof(leaves, i))}
+               for i, e in enumerate(events)]
+    consistency = {str(m): _proof_hex(merkle.consistency_proof(leaves, m)) for m in (1, 2)}
     stranger = Peer("Stranger (fictional)", "courier", STRANGER.card, "2024-03-02T12:00:00Z")
     revs = [peer_revocation(AUTHOR.keys, stranger, created=CREATED).signed,
             json.loads(revocation_certificate(LOST.seed, LOST.card, created=LOST.card.created))]
@@ -919,7 +1361,7 @@ def manifest_inputs() -> dict[str, Any]:
         "sequence": {LAWYER.card.fingerprint: 3, ARCHIVIST.card.fingerprint: 1},
         "objects": [{"id": h(i), "kind": k, "size": s} for i, k, s in objects],
         "acks": sorted(h(fixed(f"bundle/ack/{i}")) for i in range(2)),
-        "custody": [e.signed for e in events], "revocations": revs,
+        "custody": custody, "revocations": revs, "heads": [head.signed], "consistency": consistency,
     }
 
 
@@ -929,17 +1371,22 @@ def manifest_bytes(inputs: dict[str, Any]) -> bytes:
         bundle_id=inputs["bundle_id"], sender=card_from_dict(inputs["sender"]),
         recipients=inputs["recipients"], created=inputs["created"], sequence=inputs["sequence"],
         objects=[(bytes.fromhex(o["id"]), o["kind"], o["size"]) for o in inputs["objects"]],
-        acks=inputs["acks"], custody=inputs["custody"], revocations=inputs["revocations"])
+        acks=inputs["acks"], custody=inputs["custody"], revocations=inputs["revocations"],
+        heads=inputs["heads"], consistency=inputs["consistency"])
 
 
 def manifests() -> None:
     inputs = manifest_inputs()
     raw = manifest_bytes(inputs)
+    shown = [log_head(k, SHOWN_TIMES[k]).signed for k in (1, 2)]
     case("bundle-manifest", "bundle_manifest", "ok",
          "a manifest: canonical JSON; recipients and acks sorted, objects in stream order; `sequence` "
-         "maps each recipient's fingerprint to its own (sender, recipient) number; the SIGNATURE "
-         "frame's signature is Ed25519 over 'testimony/v1/bundle\\0' ‖ the manifest bytes",
-         {"sign_seed": h(AUTHOR.seed), **inputs},
+         "maps each recipient's fingerprint to its own (sender, recipient) number; each `custody` "
+         "entry is {event, inclusion} with the proof under the sender's head in `heads`; "
+         "`consistency` holds the proofs from the sizes the sender showed before (`shown_heads`, not "
+         "part of the manifest) to that head; the SIGNATURE frame's signature is Ed25519 over "
+         "'testimony/v1/bundle\\0' ‖ the manifest bytes",
+         {"sign_seed": h(AUTHOR.seed), **inputs, "shown_heads": shown},
          {"manifest": h(raw), "signature": h(crypto.sign(AUTHOR.seed, purpose=C.BUNDLE, message=raw))})
     value = json.loads(raw)
 
@@ -968,6 +1415,16 @@ def manifests() -> None:
         {"objects": [{**value["objects"][0], "kind": "pack"}]})
     bad("ack-not-hex", "an ack that is not a 32-byte hex bundle id", {"acks": ["yesterday"]})
     bad("bad-created", "created is not a UTC time", {"created": "2024-03-15"})
+    bad("custody-bare-event", "a custody entry that is the signed event itself, not {event, inclusion}",
+        {"custody": [e["event"] for e in value["custody"]]})
+    bad("custody-entry-extra-key", "a custody entry with a key besides event and inclusion",
+        {"custody": [{**value["custody"][0], "head": None}, *value["custody"][1:]]})
+    bad("heads-not-list", "`heads` is an object, not a list", {"heads": value["heads"][0]})
+    bad("head-not-object", "a `heads` entry that is not an object", {"heads": ["00" * 32]})
+    bad("consistency-not-object", "`consistency` is a list, not an object",
+        {"consistency": list(value["consistency"].values())})
+    bad("no-heads-field", "no `heads` field (the layout before the Merkle log)",
+        data=canonical({k: v for k, v in value.items() if k != "heads"}))
 
 
 def _pinned(*entries: tuple[Who, str | None]) -> list[dict[str, Any]]:
@@ -1090,8 +1547,15 @@ def generate() -> dict[str, str]:
     hidden_seals()
     custody_events()
     revocations()
+    sshsig_vectors()
+    tree_heads()
+    merkle_vectors()
+    inclusion_vectors()
+    consistency_vectors()
     manifests()
     bundles()
+    disclosure_choices()
+    disclosure_packages()
     return {f"{name}.json": json.dumps(c, indent=2, ensure_ascii=False) + "\n" for name, c in CASES.items()}
 
 

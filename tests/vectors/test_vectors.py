@@ -7,9 +7,12 @@ The vectors were made once by generate.py; this file never regenerates them.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,8 +30,10 @@ from archive.chunks import decrypt_file_chunks, encrypt_chunk, padded_chunks
 from archive.custody import chain_order, check_event, parse_event, sign_event
 from archive.encoding import (canonical, group_fingerprint, padme, parse_canonical, parse_time,
                               read_u16, u32)
-from archive.errors import (FormatError, IntegrityError, KeyAccessError, SignatureError, TrustError,
-                            UsageError)
+from archive import disclosure, merkle, sshsig
+from archive.custodylog import ProofTree, check_consistency, check_head, check_inclusion, sign_head
+from archive.errors import (FormatError, IntegrityError, KeyAccessError, RollbackError, SignatureError,
+                            TrustError, UsageError)
 from archive.index import MetaSealer
 from archive.keys import (SecretKeys, card_from_dict, decode_secret_key_file, encode_secret_key_file,
                           fingerprint, parse_card, parse_revocation, revocation_certificate, sign_card)
@@ -45,7 +50,7 @@ from .generate import pattern, unsafe_deterministic_hidden_seal, unsafe_determin
 HERE = Path(__file__).resolve().parent
 FILES = sorted(HERE.glob("*.json"))
 ERRORS = {"format": FormatError, "integrity": IntegrityError, "signature": SignatureError,
-          "trust": TrustError, "key": KeyAccessError, "usage": UsageError}
+          "trust": TrustError, "key": KeyAccessError, "usage": UsageError, "rollback": RollbackError}
 
 
 def b(text: str) -> bytes:
@@ -418,7 +423,7 @@ def check_bundle_manifest(case, inp, out):
     raw = encode_manifest(bundle_id=inp["bundle_id"], sender=card_from_dict(inp["sender"]),
                           recipients=inp["recipients"], created=inp["created"], sequence=inp["sequence"],
                           objects=objects, acks=inp["acks"], custody=inp["custody"],
-                          revocations=inp["revocations"])
+                          revocations=inp["revocations"], heads=inp["heads"], consistency=inp["consistency"])
     assert raw == b(out["manifest"])
     m = parse_manifest(raw)
     assert (m.bundle_id, m.created, m.sequence) == (inp["bundle_id"], inp["created"], inp["sequence"])
@@ -426,11 +431,19 @@ def check_bundle_manifest(case, inp, out):
     assert list(m.recipients) == sorted(inp["recipients"]) and list(m.acks) == sorted(inp["acks"])
     assert list(m.objects) == objects
     assert list(m.custody) == inp["custody"] and list(m.revocations) == inp["revocations"]
+    assert list(m.heads) == inp["heads"] and m.consistency == inp["consistency"]
     signature = crypto.sign(b(inp["sign_seed"]), purpose=C.BUNDLE, message=raw)
     assert signature == b(out["signature"])
     crypto.verify(m.sender.sign_key, purpose=C.BUNDLE, message=raw, signature=signature)
-    for event in m.custody:       # what the manifest carries checks out on its own
-        check_event(event)
+    # What the manifest carries checks out on its own (format.md §17.4 step 11): every event,
+    # its proof under a head given alongside, the sender's one head against the heads it had
+    # shown before, and every revocation.
+    heads = {h.head_id: h for h in map(check_head, m.heads)}
+    (own,) = [h for h in heads.values() if h.log == m.sender.fingerprint]
+    for item in m.custody:
+        event = check_event(item["event"])
+        assert check_inclusion(event, item["inclusion"], heads) == own
+    check_consistency(own, [(check_head(s), {}) for s in inp["shown_heads"]], m.consistency)
     for revocation in m.revocations:
         check_any_revocation(revocation)
 
@@ -537,6 +550,218 @@ def check_bundle(case, inp, out):
     assert _read_bundle(fresh, inp) == (manifest, objects)
 
 
+# --- SSHSIG, the custody log, disclosure packages ------------------------------------------------
+
+def _ssh_string(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
+
+
+def check_sshsig(case, inp, out):
+    if case["expect"] != "ok":
+        with raises(case):
+            key, sig = sshsig.dearmor(inp["armored"])
+            sshsig.verify(key, b(inp["message"]), sig)
+        return
+    seed, message = b(inp["sign_seed"]), b(inp["message"])
+    pk = crypto.signing_public_key(seed)
+    assert pk == b(out["sign_key"])
+    # PROTOCOL.sshsig, rebuilt from its text rather than from archive/sshsig.py.
+    key_blob = _ssh_string(b"ssh-ed25519") + _ssh_string(pk)
+    assert key_blob == b(out["public_key_blob"])
+    assert hashlib.sha512(message).digest() == b(out["message_sha512"])
+    signed_data = (b"SSHSIG" + _ssh_string(inp["namespace"].encode()) + _ssh_string(b"")
+                   + _ssh_string(inp["hash"].encode()) + _ssh_string(hashlib.sha512(message).digest()))
+    assert signed_data == b(out["signed_data"]) == sshsig.signed_data(message)
+    signature = nacl.bindings.crypto_sign(signed_data, nacl.bindings.crypto_sign_seed_keypair(seed)[1])[:64]
+    assert signature == b(out["signature"]) == sshsig.sign(seed, message)
+    nacl.bindings.crypto_sign_open(signature + signed_data, pk)
+    blob = (b"SSHSIG" + (1).to_bytes(4, "big") + _ssh_string(key_blob) + _ssh_string(b"testimony")
+            + _ssh_string(b"") + _ssh_string(b"sha512") + _ssh_string(_ssh_string(b"ssh-ed25519")
+                                                                       + _ssh_string(signature)))
+    lines = out["armored"].splitlines()
+    assert lines[0] == "-----BEGIN SSH SIGNATURE-----" and lines[-1] == "-----END SSH SIGNATURE-----"
+    assert all(len(line) == 70 for line in lines[1:-2]) and 0 < len(lines[-2]) <= 70
+    assert out["armored"].endswith("\n") and base64.b64decode("".join(lines[1:-1])) == blob
+    assert sshsig.armor(pk, signature) == out["armored"]
+    assert sshsig.dearmor(out["armored"]) == (pk, signature)
+    sshsig.verify(pk, message, signature)
+    assert out["allowed_signers"] == (f'{inp["principal"]} namespaces="testimony" ssh-ed25519 '
+                                      f"{base64.b64encode(key_blob).decode()}\n")
+    assert sshsig.allowed_signers_line(inp["principal"], pk) == out["allowed_signers"]
+
+
+def check_tree_head(case, inp, out):
+    if case["expect"] != "ok":
+        with raises(case):
+            check_head(parse_canonical(b(inp["head"])))
+        return
+    keys = _identity(inp)
+    head = sign_head(keys, size=inp["size"], root=b(inp["root"]), time=inp["time"])
+    assert canonical({k: v for k, v in head.signed.items() if k != "signature"}) == b(out["unsigned"])
+    assert crypto.sign(keys.sign_seed, purpose=C.TREE_HEAD, message=b(out["unsigned"])).hex() == out["signature"]
+    assert canonical(head.signed) == b(out["head"])
+    assert head.head_id == b(out["head_id"]) == hashlib.sha256(C.TREE_HEAD + b(out["head"])).digest()
+    parsed = check_head(parse_canonical(b(out["head"])))
+    assert parsed == head and parsed.log == out["log_fingerprint"] == keys.card.fingerprint
+    if inp["size"] == 0:
+        assert b(inp["root"]) == hashlib.sha256(b"").digest()
+
+
+# RFC 9162 §2.1, written from the RFC's recursive definitions (independent of archive/merkle.py).
+def _mth(leaves: list[bytes]) -> bytes:
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return hashlib.sha256(b"\x00" + leaves[0]).digest()
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + _mth(leaves[:k]) + _mth(leaves[k:])).digest()
+
+
+def _path(m: int, leaves: list[bytes]) -> list[bytes]:
+    if len(leaves) == 1:
+        return []
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    if m < k:
+        return _path(m, leaves[:k]) + [_mth(leaves[k:])]
+    return _path(m - k, leaves[k:]) + [_mth(leaves[:k])]
+
+
+def _subproof(m: int, leaves: list[bytes], whole: bool) -> list[bytes]:
+    n = len(leaves)
+    if m == n:
+        return [] if whole else [_mth(leaves)]
+    k = 1 << ((n - 1).bit_length() - 1)
+    if m <= k:
+        return _subproof(m, leaves[:k], whole) + [_mth(leaves[k:])]
+    return _subproof(m - k, leaves[k:], False) + [_mth(leaves[:k])]
+
+
+def check_merkle_tree(case, inp, out):
+    data = [b(x) for x in inp["leaves"]]
+    leaves = [merkle.leaf_hash(d) for d in data]
+    assert [x.hex() for x in leaves] == out["leaf_hashes"]
+    assert leaves == [hashlib.sha256(b"\x00" + d).digest() for d in data]
+    for size, root in out["roots"]:
+        assert merkle.root(leaves[:size]).hex() == root == _mth(data[:size]).hex()
+        assert ProofTree(leaves[:size]).root.hex() == root
+    for size, index, proof in out["inclusion"]:
+        path = [b(p) for p in proof]
+        assert merkle.inclusion_proof(leaves[:size], index) == path == _path(index, data[:size])
+        assert ProofTree(leaves[:size]).path(index) == path
+        root = b(dict(out["roots"])[size])
+        assert merkle.verify_inclusion(leaf_hash=leaves[index], index=index, size=size, proof=path, root=root)
+        if size > 1:   # the same path read for the neighbouring leaf does not reach the root
+            assert not merkle.verify_inclusion(leaf_hash=leaves[index], index=index ^ 1 if index ^ 1 < size
+                                               else index - 1, size=size, proof=path, root=root)
+    assert len(out["inclusion"]) == sum(range(1, len(data) + 1))
+    roots = {size: b(root) for size, root in out["roots"]}
+    for m, n, proof in out["consistency"]:
+        path = [b(p) for p in proof]
+        assert merkle.consistency_proof(leaves[:n], m) == path == _subproof(m, data[:n], True)
+        assert merkle.verify_consistency(old_size=m, new_size=n, old_root=roots[m], new_root=roots[n],
+                                         proof=path)
+        if m < n:
+            assert not merkle.verify_consistency(old_size=m, new_size=n, old_root=roots[n], new_root=roots[n],
+                                                 proof=path)
+    with pytest.raises(ValueError):     # none from size 0 (RFC 9162 §2.1.4)
+        merkle.consistency_proof(leaves, 0)
+
+
+def check_custody_inclusion(case, inp, out):
+    event = parse_event(b(inp["event"]))
+    heads = {h.head_id: h for h in map(check_head, inp["heads"])}
+    if case["expect"] != "ok":
+        with raises(case):
+            check_inclusion(event, inp["inclusion"], heads)
+        return
+    head = check_inclusion(event, inp["inclusion"], heads)
+    assert head.head_id == b(out["head_id"]) and head.root == b(out["root"]) and head.size == out["size"]
+    assert event.leaf_hash == b(out["leaf_hash"]) == hashlib.sha256(b"\x00" + b(inp["event"])).digest()
+    assert merkle.verify_inclusion(leaf_hash=event.leaf_hash, index=inp["inclusion"]["index"], size=head.size,
+                                   proof=[b(p) for p in inp["inclusion"]["proof"]], root=head.root)
+
+
+def check_log_consistency(case, inp, out):
+    new = check_head(inp["new"])
+    known = [(check_head(k["head"]), k["consistency"]) for k in inp["known"]]
+    if case["expect"] != "ok":
+        with raises(case):
+            check_consistency(new, known, inp["consistency"])
+        return
+    check_consistency(new, known, inp["consistency"])
+
+
+def check_disclosure_choice(case, inp, out):
+    opened = decode_payload(b(inp["payload"]))
+    if case["expect"] != "ok":
+        with raises(case):
+            disclosure.choose(opened, inp["reveal"])
+        return
+    chosen = disclosure.choose(opened, inp["reveal"])
+    assert [list(d) for d in chosen] == out["revealed"]
+    for salt, name, value in chosen:
+        digest = field_digest(b(salt), name, value).hex()
+        assert digest in opened.statement["attachments" if name == "attachment" else "fields"]
+    assert not any(name == "witness" and value["consent"] == "internal" for _, name, value in chosen)
+
+
+def _write_files(folder: Path, files: dict[str, str | None]) -> None:
+    for name, data in files.items():
+        if data is None:
+            continue
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b(data))
+
+
+def _package_files(inp, out) -> dict[str, str | None]:
+    if "base" not in inp:
+        return out["files"]
+    files = dict(load(HERE / f"{inp['base']}.json")["outputs"]["files"])
+    files.update(inp["edit"])
+    return files
+
+
+def check_disclosure(case, inp, out, tmp_path):
+    folder = tmp_path / "package"
+    folder.mkdir()
+    files = _package_files(inp, out)
+    _write_files(folder, files)
+    report = disclosure.verify_package(folder)
+    if case["expect"] != "ok":
+        assert not report.ok
+        *passed, failed = report.checks
+        assert all(c.ok for c in passed) and not failed.ok
+        assert failed.name == out["failed_check"], (failed.name, failed.detail)
+        return
+    assert report.ok, report.verdict()
+    assert [c.name for c in report.checks] == out["checks"]
+    # The writer makes exactly these files from the envelope, the reveal list and the custody.
+    envelope = b(load(HERE / f"{inp['envelope_vector']}.json")["outputs"]["envelope"])
+    opened = open_envelope(envelope, b(inp["box_secret"]))
+    author = card_from_dict(inp["author_card"])
+    written = tmp_path / "again"
+    names = disclosure.write_package(written, opened=opened, author=author,
+                                     revealed=disclosure.choose(opened, inp["reveal"]),
+                                     custody=inp["custody"], created=inp["created"],
+                                     read_file=lambda value: [b(inp["attachment_file"])])
+    assert sorted(names) == sorted(out["files"])
+    assert {n: (written / n).read_bytes().hex() for n in names} == out["files"]
+    got = {n: b(v) for n, v in out["files"].items()}
+    assert got[disclosure.DISCLOSURE].decode() == out["disclosure_json"]
+    assert got[disclosure.SUMS].decode() == out["sha256sums"]
+    assert got[disclosure.SUMS] == "".join(f"{hashlib.sha256(v).hexdigest()}  {n}\n" for n, v in
+                                           sorted(got.items()) if n != disclosure.SUMS).encode()
+    dj = parse_canonical(got[disclosure.DISCLOSURE])
+    assert dj == {"type": "testimony/disclosure", "version": 1, "record": opened.record_id,
+                  "signature": opened.signature.hex(), "created": inp["created"],
+                  "revealed": [list(d) for d in disclosure.choose(opened, inp["reveal"])],
+                  "files": [{"path": f"files/{v['name'].replace('/', '_')}", "sha256": v["sha256"],
+                             "size": v["size"]} for _, n, v in opened.disclosures if n == "attachment"]}
+    assert got[disclosure.STATEMENT] == opened.statement_bytes
+    assert got[disclosure.AUTHOR_CARD] == author.to_bytes() + b"\n"
+    assert parse_canonical(got[disclosure.CUSTODY]) == inp["custody"]
+
+
 CHECKERS = {
     "canonical_json": check_canonical_json, "time": check_time, "padme": check_padme,
     "stanza_count": check_stanza_count, "fingerprint": check_fingerprint,
@@ -547,7 +772,10 @@ CHECKERS = {
     "text_header": check_text_header, "hidden_seal": check_hidden_seal,
     "custody_event": check_custody_event, "custody_order": check_custody_order,
     "peer_revocation": check_peer_revocation, "bundle_manifest": check_bundle_manifest,
-    "bundle": check_bundle,
+    "bundle": check_bundle, "sshsig": check_sshsig, "tree_head": check_tree_head,
+    "merkle_tree": check_merkle_tree, "custody_inclusion": check_custody_inclusion,
+    "log_consistency": check_log_consistency, "disclosure_choice": check_disclosure_choice,
+    "disclosure": check_disclosure,
 }
 
 
@@ -565,7 +793,7 @@ def test_vector(path: Path, tmp_path: Path) -> None:
     assert case["expect"] == "ok" or case["expect"] in ERRORS
     assert case["description"]
     checker = CHECKERS[case["kind"]]
-    if checker is check_pack:
+    if checker in (check_pack, check_disclosure):
         checker(case, case["inputs"], case["outputs"], tmp_path)
     else:
         checker(case, case["inputs"], case["outputs"])
@@ -597,3 +825,50 @@ def test_format_md_label_table_matches_constants():
     for name in ("CHUNK_AAD", "SECRET_KEY_MAGIC", "ENVELOPE_MAGIC", "PACK_MAGIC"):
         assert rows.get(name, "").encode() == getattr(C, name), name
     assert set(rows) == set(labels) | {"CHUNK_AAD", "SECRET_KEY_MAGIC", "ENVELOPE_MAGIC", "PACK_MAGIC"}
+
+
+# --- ssh-keygen agrees (OpenSSH >= 8.1; a missing ssh-keygen is a failure, not a skip) -----------
+
+def _ssh_keygen() -> str:
+    path = shutil.which("ssh-keygen")
+    if path is None:
+        pytest.fail("ssh-keygen is not installed: the SSHSIG vectors must be checked against OpenSSH "
+                    "(install openssh-client, version 8.1 or later)")
+    return path
+
+
+def _ssh_verify(folder: Path, allowed_signers: str, armored: str, message: bytes,
+                principal: str = "author") -> subprocess.CompletedProcess:
+    (folder / "allowed_signers").write_text(allowed_signers)
+    (folder / "message.sig").write_text(armored)
+    return subprocess.run([_ssh_keygen(), "-Y", "verify", "-f", str(folder / "allowed_signers"),
+                           "-I", principal, "-n", "testimony", "-s", str(folder / "message.sig")],
+                          input=message, capture_output=True, timeout=60)
+
+
+SSHSIG_FILES = [p for p in FILES if load(p)["kind"] == "sshsig"]
+
+
+@pytest.mark.parametrize("path", SSHSIG_FILES, ids=[p.stem for p in SSHSIG_FILES])
+def test_ssh_keygen_agrees_with_sshsig_vector(path: Path, tmp_path: Path) -> None:
+    case = load(path)
+    inp = case["inputs"]
+    ok = load(HERE / "sshsig.json")
+    done = _ssh_verify(tmp_path, ok["outputs"]["allowed_signers"],
+                       inp.get("armored") or case["outputs"]["armored"], b(inp["message"]))
+    if case["expect"] == "ok":
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.decode().startswith('Good "testimony" signature for author with ED25519 key')
+    elif case["expect"] == "signature" or "namespace" in case["name"]:
+        assert done.returncode != 0, done.stdout    # OpenSSH refuses what we refuse
+    # sshsig-hash-sha256 is a valid SSHSIG that OpenSSH accepts; testimony requires sha512.
+
+
+def test_ssh_keygen_verifies_the_disclosure_package(tmp_path: Path) -> None:
+    files = {n: b(v) for n, v in load(HERE / "disclosure-package.json")["outputs"]["files"].items()}
+    done = _ssh_verify(tmp_path, files["allowed_signers"].decode(), files["statement.json.sig"].decode(),
+                       files["statement.json"])
+    assert done.returncode == 0, done.stderr
+    done = _ssh_verify(tmp_path, files["allowed_signers"].decode(), files["statement.json.sig"].decode(),
+                       files["statement.json"] + b"\n")
+    assert done.returncode != 0
