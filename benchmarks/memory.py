@@ -18,8 +18,10 @@ Each CLI row is a real `testimony add --json` subprocess; its peak RSS is the ru
 that os.wait4 returns for that child alone, and at the end the script also prints
 resource.getrusage(RUSAGE_CHILDREN).ru_maxrss (the largest of all its children). MB/s
 is given twice: over the ingest as `add` times it (its --json "seconds"), and over the
-whole process (start-up and unlock included). The temporary folder is removed at the
-end, whatever happens.
+whole process (start-up and unlock included). "others" is how many cores other
+processes kept busy meanwhile (from /proc/stat, less the child's own CPU time): on a
+shared machine, MB/s figures with others near 0 are the ones to quote; peak RSS does
+not depend on it. The temporary folder is removed at the end, whatever happens.
 
     .venv/bin/python benchmarks/memory.py                  # 2 GiB file + 600 MB corpus
     .venv/bin/python benchmarks/memory.py --gib 0.5 --corpus-mb 64 --kdf moderate
@@ -57,6 +59,7 @@ class Run:
     peak_rss_kib: int
     new: int
     duplicates: int
+    others_cores: float | None = None   # cores other processes kept busy meanwhile
 
     @property
     def peak_rss_mib(self) -> float:
@@ -67,11 +70,24 @@ class Run:
         wall = self.bytes / MB / self.wall_seconds
         return (f"{self.scenario:<13} {self.bytes / MB:>10,.1f} {self.new:>5} {self.duplicates:>5} "
                 f"{self.ingest_seconds:>9.2f} {ingest:>9,.0f} {self.wall_seconds:>8.2f} {wall:>8,.0f} "
-                f"{self.peak_rss_mib:>10,.1f}")
+                f"{self.peak_rss_mib:>12,.1f} {_cores(self.others_cores):>7}")
 
 
 HEADER = (f"{'scenario':<13} {'MB':>10} {'new':>5} {'dups':>5} {'ingest s':>9} {'MB/s':>9} "
-          f"{'wall s':>8} {'MB/s':>8} {'peak RSS MiB':>10}")
+          f"{'wall s':>8} {'MB/s':>8} {'peak RSS MiB':>12} {'others':>7}")
+
+
+def _cores(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}"
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy (Linux /proc/stat), or None."""
+    try:
+        ticks = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return None
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def testimony_command() -> list[str]:
@@ -79,28 +95,41 @@ def testimony_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
 
 
-def run_measured(args: list[str], env: dict[str, str], folder: Path) -> tuple[str, float, int]:
-    """Run one `testimony` subprocess; (stdout, wall seconds, its own peak RSS in KiB)."""
+@dataclass
+class Measured:
+    stdout: str
+    wall: float
+    peak_rss_kib: int                # ru_maxrss of this child alone
+    others_cores: float | None       # cores that other processes kept busy meanwhile
+
+
+def run_measured(command: list[str], env: dict[str, str] | None, folder: Path) -> Measured:
+    """Run one child process to completion and measure it."""
     out_path, err_path = folder / "stdout.txt", folder / "stderr.txt"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        busy_before = _machine_busy_seconds()
         started = time.perf_counter()
-        process = subprocess.Popen([*testimony_command(), *args], stdout=out, stderr=err,
-                                   stdin=subprocess.DEVNULL, env=env)
+        process = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
         # wait4, not wait: it returns this child's own rusage (ru_maxrss in KiB on Linux).
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
+        busy_after = _machine_busy_seconds()
         process.returncode = os.waitstatus_to_exitcode(status)
     stdout, stderr = out_path.read_text(), err_path.read_text()
     if process.returncode != 0:
-        raise SystemExit(f"testimony {' '.join(args)} exited {process.returncode}:\n{stderr}{stdout}")
-    return stdout, wall, usage.ru_maxrss
+        raise SystemExit(f"{' '.join(command[:3])}... exited {process.returncode}:\n{stderr}{stdout}")
+    others = None
+    if busy_before is not None and busy_after is not None and wall > 0:
+        own = usage.ru_utime + usage.ru_stime
+        others = round(max(0.0, busy_after - busy_before - own) / wall, 2)
+    return Measured(stdout, wall, usage.ru_maxrss, others)
 
 
 def new_archive(folder: Path, kdf: str) -> dict[str, str]:
     env = {**os.environ, "TESTIMONY_HOME": str(folder / "home"), "TESTIMONY_KEYS": str(folder / "keys"),
            "TESTIMONY_PASSPHRASE": PASSPHRASE}
     env.pop("EDITOR", None)
-    run_measured(["init", "--name", "Memory benchmark", "--kdf", kdf], env, folder)
+    run_measured([*testimony_command(), "init", "--name", "Memory benchmark", "--kdf", kdf], env, folder)
     return env
 
 
@@ -132,28 +161,21 @@ def measure_ingest_only(scenario: str, path: Path, folder: Path, kdf: str) -> Ru
     archive.mkdir()
     env = new_archive(archive, kdf)
     repo = str(Path(__file__).resolve().parent.parent)
-    out_path = folder / "stdout.txt"
-    with open(out_path, "wb") as out:
-        started = time.perf_counter()
-        process = subprocess.run([sys.executable, "-c", _INGEST_CHILD, repo, env["TESTIMONY_HOME"],
-                                  env["TESTIMONY_KEYS"], PASSPHRASE, str(path)],
-                                 stdout=out, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        wall = time.perf_counter() - started
-    if process.returncode != 0:
-        raise SystemExit(f"ingest child exited {process.returncode}:\n{process.stderr.decode()}")
-    result = json.loads(out_path.read_text())
-    run = Run(scenario, result["bytes"], result["seconds"], wall, result["hwm_kib"], result["new"],
-              result["duplicates"])
+    measured = run_measured([sys.executable, "-c", _INGEST_CHILD, repo, env["TESTIMONY_HOME"],
+                             env["TESTIMONY_KEYS"], PASSPHRASE, str(path)], None, folder)
+    result = json.loads(measured.stdout)
+    run = Run(scenario, result["bytes"], result["seconds"], measured.wall, result["hwm_kib"],
+              result["new"], result["duplicates"], measured.others_cores)
     print(f"{run.row()}   (RSS after unlock {result['rss_after_unlock_kib'] / 1024:,.1f} MiB)", flush=True)
     shutil.rmtree(archive)
     return run
 
 
 def measure_add(scenario: str, path: Path, env: dict[str, str], folder: Path) -> Run:
-    stdout, wall, rss = run_measured(["add", "--json", str(path)], env, folder)
-    summary = json.loads(stdout)
-    run = Run(scenario, summary["bytes"], summary["seconds"], wall, rss, summary["new"],
-              summary["duplicates"])
+    measured = run_measured([*testimony_command(), "add", "--json", str(path)], env, folder)
+    summary = json.loads(measured.stdout)
+    run = Run(scenario, summary["bytes"], summary["seconds"], measured.wall, measured.peak_rss_kib,
+              summary["new"], summary["duplicates"], measured.others_cores)
     print(run.row(), flush=True)
     return run
 
