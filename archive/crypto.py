@@ -187,7 +187,7 @@ class ChunkKeyer:
 
 def chunk_encrypt(key: bytes, chunk: bytes | memoryview) -> bytes:
     """AES-256-GCM with a fixed zero nonce: safe because the key is unique to the plaintext."""
-    return AESGCM(key).encrypt(_ZERO_GCM_NONCE, bytes(chunk), C.CHUNK_AAD)
+    return AESGCM(key).encrypt(_ZERO_GCM_NONCE, chunk, C.CHUNK_AAD)
 
 
 def chunk_decrypt(key: bytes, obj: bytes) -> bytes:

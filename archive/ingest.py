@@ -39,6 +39,7 @@ CHUNK_GROUP = 4                   # chunks of a large file per job
 QUEUE_DEPTH = 8                   # jobs in flight: bounds memory to ~QUEUE_DEPTH × 8 MiB
 WORKERS = 2
 HASH_AHEAD = 3                    # large files hashed ahead of the one being encrypted
+BATCH_FILES = 16                  # small files per job (or SMALL_FILE bytes, if fewer)
 
 
 class RecordWriter:
@@ -304,11 +305,22 @@ class Ingest:
         done.record, done.sealed_meta, done.custody = self._seal(task, sha, [c.ref() for c in done.chunks])
         return done
 
+    def _small_batch(self, tasks: list[FileTask]) -> list[_Done]:
+        # One job for several small files: far fewer hand-offs between threads.
+        return [self._small_job(task) for task in tasks]
+
     def _group_job(self, fd: int, size: int, first: int, last: int) -> list[EncryptedChunk]:
         return [encrypt_chunk(self._keyer, read_padded_chunk(fd, size, i)) for i in range(first, last)]
 
     def _produce(self, tasks: list[FileTask], pool: ThreadPoolExecutor, out: queue.Queue) -> None:
         hashing: dict[int, Future] = {}  # large files ahead, hashed on the workers meanwhile
+        batch: list[FileTask] = []       # small files go to the workers a few at a time
+
+        def send_batch() -> None:
+            if batch:
+                out.put(("small", list(batch), pool.submit(self._small_batch, list(batch))))
+                batch.clear()
+
         try:
             for i, task in enumerate(tasks):
                 if self._stop.is_set():
@@ -317,9 +329,13 @@ class Ingest:
                     if tasks[j].size > SMALL_FILE and j not in hashing:
                         hashing[j] = pool.submit(_open_and_hash, tasks[j])
                 if task.size <= SMALL_FILE:
-                    out.put(("small", task, pool.submit(self._small_job, task)))
+                    batch.append(task)
+                    if len(batch) >= BATCH_FILES or sum(t.size for t in batch) >= SMALL_FILE:
+                        send_batch()
                 else:
+                    send_batch()
                     self._produce_large(task, *hashing.pop(i).result(), pool, out)
+            send_batch()
             out.put(("end",))
         except BaseException as e:  # handed to the writing thread, which re-raises
             out.put(("error", e))
@@ -361,13 +377,14 @@ class Ingest:
                     if item[0] == "error":
                         raise item[1]
                     if item[0] == "small":
-                        done = item[2].result()
-                        # Claimed here, in walk order, not by whichever worker finished first:
-                        # of two equal files the first one walked is recorded, the other a duplicate.
-                        if done.record is not None and not self._claim(done.mac):
-                            done = _Done(done.task, done.mac)
-                        self._write_done(done, summary)
-                        self._progress(done.task.size)
+                        for done in item[2].result():
+                            # Claimed here, in walk order, not by whichever worker finished first:
+                            # of two equal files the first one walked is recorded, the other a
+                            # duplicate.
+                            if done.record is not None and not self._claim(done.mac):
+                                done = _Done(done.task, done.mac)
+                            self._write_done(done, summary)
+                            self._progress(done.task.size)
                     elif item[0] == "group":
                         chunks = item[2].result()
                         self._writer.put_chunks(chunks)
