@@ -12,15 +12,7 @@ from click.testing import CliRunner
 from cli.main import cli
 
 from ..conftest import TEST_KDF
-
-
-class Result:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.exit_code, self.stdout, self.stderr = code, out, err
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
+from .helpers import Result
 
 
 @pytest.fixture
