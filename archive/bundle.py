@@ -57,10 +57,15 @@ class BundleWriter:
         self._buffer += bytes([frame_type]) + u32(length)
         for part in parts:
             self._buffer += part
-        # Keep more than one full message buffered: the last one must be pushed as FINAL.
-        while len(self._buffer) > C.BUNDLE_MESSAGE_BYTES:
-            self._push(bytes(self._buffer[:C.BUNDLE_MESSAGE_BYTES]), final=False)
-            del self._buffer[:C.BUNDLE_MESSAGE_BYTES]
+        # Push every full message but keep at least one byte back: the last message must be
+        # pushed as FINAL. One memmove per frame, not one per message.
+        size = C.BUNDLE_MESSAGE_BYTES
+        count = (len(self._buffer) - 1) // size
+        if count > 0:
+            with memoryview(self._buffer) as view:
+                for i in range(count):
+                    self._push(bytes(view[i * size:(i + 1) * size]), final=False)
+            del self._buffer[:count * size]
 
     def _push(self, message: bytes, *, final: bool) -> None:
         sealed = self._sealer.push(message, ad=self._ad, final=final)

@@ -81,6 +81,12 @@ class PackWriter:
         self._ids.add(object_id)
         self._size += _ENTRY_HEAD + len(data)
 
+    def sync(self) -> None:
+        """Make what was written durable now (a staged pack waits for the whole import
+        before it is renamed; syncing it early spreads the fsyncs over the import)."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
     def close(self) -> ClosedPack | None:
         """fsync, rename into packs/, fsync the folders. None if the pack is empty."""
         if not self._entries:

@@ -28,6 +28,7 @@ from .fsutil import fsync_dir
 from .index import Index, MetaSealer, RecordRow
 from .keys import SecretKeys
 from .peerbook import PeerBook
+from .prefetch import prefetched
 from .peers import Peer, check_revocation
 from .records import OpenedRecord, open_envelope
 from .store import PackWriter, Store
@@ -402,6 +403,8 @@ class Sync:
 
         def stage(oid: bytes, kind: str, data: bytes) -> None:
             if not staging or staging[-1].size >= C.PACK_TARGET_BYTES:
+                if staging:
+                    staging[-1].sync()
                 staging.append(self.store.writer())
             staging[-1].add(oid, data)
             staging[-1].kinds[oid] = kind
@@ -413,7 +416,8 @@ class Sync:
 
         pending: list[tuple[bytes, bytes, Future]] = []
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="testimony-import") as pool:
-            for oid, kind, data in reader.objects():
+            # Decrypting and hashing the stream (one thread) overlaps staging it (this one).
+            for oid, kind, data in prefetched(reader.objects()):
                 if progress:
                     progress(len(data))
                 if oid in held:
