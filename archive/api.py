@@ -471,6 +471,7 @@ class Archive:
         """Check every signature, disclosure and file hash we can; a report, never a raise."""
         ids = [self.resolve(prefix)] if prefix else [r.record_id for r in self.index.records()]
         report = VerifyReport()
+        revoked = self.sync.revocation_dates()
         for record_id in ids:
             check = RecordCheck(record_id)
             report.records.append(check)
@@ -480,7 +481,7 @@ class Archive:
                 check.problems.append(str(e))
                 continue
             check.signer = self._signer(opened.author_fingerprint)
-            if self.sync._refused_as_revoked(opened):
+            if self.sync.refused_as_revoked(opened, revoked):
                 check.problems.append("signed by a revoked key after its revocation")
             try:
                 events = self.sync.events_for([self.index.record(record_id).envelope_id])

@@ -56,6 +56,7 @@ def _migrate_3(db: sqlite_utils.Database) -> None:
     """The custody log as a Merkle tree (issue 4): our leaves, every head we were shown,
     proofs of others' events, and the evidence of any fork."""
     db["log_leaves"].create({"idx": int, "event": bytes, "leaf": bytes}, pk="idx")
+    db["log_leaves"].create_index(["event"], unique=True)
     db["heads"].create({"id": bytes, "log": str, "size": int, "via": str, "sealed": bytes}, pk="id")
     db["heads"].create_index(["log", "size"])
     db["sent_heads"].create({"peer": str, "size": int}, pk=("peer", "size"))
@@ -298,6 +299,10 @@ class Index:
 
     def log_leaves(self) -> list[bytes]:
         return [r[0] for r in self.db.execute("SELECT leaf FROM log_leaves ORDER BY idx")]
+
+    def log_positions(self) -> dict[bytes, int]:
+        """Event id → its position in our log, for every leaf (one query)."""
+        return {r[0]: r[1] for r in self.db.execute("SELECT event, idx FROM log_leaves")}
 
     def log_index_of(self, event_id: bytes) -> int | None:
         r = self.db.execute("SELECT idx FROM log_leaves WHERE event = ?", [event_id]).fetchone()

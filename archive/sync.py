@@ -106,7 +106,10 @@ class Sync:
                                        leaf=event.leaf_hash if own else None)
 
     def events_for(self, envelopes: list[bytes]) -> list[CustodyEvent]:
-        return [check_event(self.sealer.open(eid.hex(), sealed))
+        """Stored custody events. Each was checked (or signed by us) when stored, and the
+        sealed row authenticates it, so its signature is not verified again here; every
+        reader outside this archive verifies it."""
+        return [check_event(self.sealer.open(eid.hex(), sealed), signature_checked=True)
                 for eid, sealed in self.index.custody_for(envelopes)]
 
     # --- export ----------------------------------------------------------------------------
@@ -247,12 +250,13 @@ class Sync:
         """Each event with its inclusion proof: ours against our new head, others' as
         they reached us; and every head those proofs name."""
         tree = ProofTree(self.index.log_leaves()[:head.size])
+        positions = self.index.log_positions()
         heads = {head.head_id: head.signed}
         items = []
         for event in events:
             inclusion = None
             if event.actor == self.keys.card.fingerprint:
-                at = self.index.log_index_of(event.event_id)
+                at = positions.get(event.event_id)
                 if at is not None and at < head.size:
                     inclusion = inclusion_dict(head, at, tree.path(at))
             else:
@@ -415,6 +419,7 @@ class Sync:
                               peer=sender_fp, bundle=bundle_id, time=now)
 
         pending: list[tuple[bytes, bytes, Future]] = []
+        revoked = self.revocation_dates()
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="testimony-import") as pool:
             # Decrypting and hashing the stream (one thread) overlaps staging it (this one).
             for oid, kind, data in prefetched(reader.objects()):
@@ -433,7 +438,7 @@ class Sync:
                 if opened is None:
                     unreadable.append(oid)
                     result.relay_only += 1
-                elif self._refused_as_revoked(opened):
+                elif self.refused_as_revoked(opened, revoked):
                     result.refused_revoked += 1
                     continue
                 else:
@@ -453,10 +458,14 @@ class Sync:
         except TrustError:
             return None
 
-    def _refused_as_revoked(self, opened: OpenedRecord) -> bool:
+    def refused_as_revoked(self, opened: OpenedRecord, dates: dict[str, str]) -> bool:
         """A revoked key's statements made after its revocation are refused."""
-        peer = self.peers.by_fingerprint(opened.author_fingerprint)
-        return peer is not None and peer.revoked is not None and opened.statement["created"] >= peer.revoked
+        revoked = dates.get(opened.author_fingerprint)
+        return revoked is not None and opened.statement["created"] >= revoked
+
+    def revocation_dates(self) -> dict[str, str]:
+        """Fingerprint → revocation date of every revoked pinned peer (few; read once)."""
+        return {p.fingerprint: p.revoked for p in self.peers.all() if p.revoked}
 
     # --- inspect ---------------------------------------------------------------------------
     def inspect(self, path: Path) -> InspectResult:
