@@ -23,12 +23,34 @@ _HEX_RE = re.compile(r"\A(?:[0-9a-f]{2})*\Z")
 
 def canonical(value: Any) -> bytes:
     """Encode `value` as RFC 8785 canonical JSON (integers only), UTF-8."""
+    if _plain(value):
+        # Only ASCII keys, safe integers and no floats: the C encoder's sorted, compact
+        # output is then exactly RFC 8785 (see parse_canonical), and much faster.
+        try:
+            return json.dumps(value, ensure_ascii=False, sort_keys=True,
+                              separators=(",", ":")).encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError("lone surrogate in a string; text must be valid Unicode") from e
     parts: list[str] = []
     _emit(value, parts)
     try:
         return "".join(parts).encode("utf-8")
     except UnicodeEncodeError as e:
         raise ValueError("lone surrogate in a string; text must be valid Unicode") from e
+
+
+def _plain(value: Any) -> bool:
+    """True if `value` holds only what the fast path encodes exactly like RFC 8785."""
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    if kind is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if kind is list or kind is tuple:
+        return all(_plain(v) for v in value)
+    if kind is dict:
+        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
+    return False
 
 
 def _emit(value: Any, out: list[str]) -> None:
