@@ -296,23 +296,35 @@ class Sync:
             if self.index.was_received(m.bundle_id):
                 result.already_imported = True
                 return result
-            # Everything the manifest claims is checked before anything is written.
+            # Everything the manifest claims is checked before anything is committed: the
+            # custody events on two workers while the objects stream into staging (tmp/).
             sender_id = self.sealer.peer_id(m.sender.fingerprint)
             heads = self._check_log(m, sender_id)
-            events, proofs = self._check_custody(m, heads)
             revocations = [check_revocation(r) for r in m.revocations]
             held = self.index.has_objects(o[0] for o in m.objects)
             staging: list[PackWriter] = []
-            try:
-                rows, dedup, unreadable, imported_events = self._stage(
-                    reader, held, staging, result, seal_meta, progress, m.bundle_id,
-                    m.sender.fingerprint)
-                self.store.begin_staged([w.pending_id for w in staging if len(w)])
-                closed = [w.close() for w in staging]   # durable before any row names them
-            except BaseException:
-                for w in staging:
-                    w.abort()
-                raise
+            checks: list[Future] = []
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="testimony-import") as pool:
+                try:
+                    checks = [pool.submit(self._check_custody, m.custody[i:i + 256], heads,
+                                          m.sender.fingerprint)
+                              for i in range(0, len(m.custody), 256)]
+                    rows, dedup, unreadable, imported_events = self._stage(
+                        reader, held, staging, result, seal_meta, progress, m.bundle_id,
+                        m.sender.fingerprint, pool)
+                    events, proofs = [], {}
+                    for check in checks:
+                        part_events, part_proofs = check.result()
+                        events += part_events
+                        proofs.update(part_proofs)
+                    self.store.begin_staged([w.pending_id for w in staging if len(w)])
+                    closed = [w.close() for w in staging]   # durable before any row names them
+                except BaseException:
+                    for check in checks:
+                        check.cancel()
+                    for w in staging:
+                        w.abort()
+                    raise
         now = self.now()
         try:
             self._commit_import(m, closed, staging, rows, dedup, unreadable, events + imported_events,
@@ -379,25 +391,26 @@ class Sync:
         with self.index.transaction():
             self.index.put_fork(fork_id, log=log, sealed=self.sealer.seal(fork_id.hex(), evidence))
 
-    def _check_custody(self, m, heads: dict[bytes, TreeHead]):
+    def _check_custody(self, items, heads: dict[bytes, TreeHead], sender_fp: str):
         """Every event's signature, and every inclusion proof; the sender must prove its own."""
         events, proofs = [], {}
-        for item in m.custody:
+        for item in items:
             event = check_event(item["event"])
             if item["inclusion"] is not None:
                 check_inclusion(event, item["inclusion"], heads)
                 if event.actor != self.keys.card.fingerprint:
                     proofs[event.event_id] = item["inclusion"]
-            elif event.actor == m.sender.fingerprint:
+            elif event.actor == sender_fp:
                 raise FormatError("a custody event of the bundle's sender has no inclusion proof")
             events.append(event)
         return events, proofs
 
     def _stage(self, reader: BundleReader, held: set[bytes], staging: list[PackWriter],
                result: ImportResult, seal_meta: Callable[[OpenedRecord], bytes],
-               progress: Callable[[int], None] | None, bundle_id: str, sender_fp: str):
-        """Stream the objects into staging packs. Envelopes are opened and verified on two
-        workers while the stream goes on, and staged once their verdict is known (a
+               progress: Callable[[int], None] | None, bundle_id: str, sender_fp: str,
+               pool: ThreadPoolExecutor):
+        """Stream the objects into staging packs. Envelopes are opened and verified on the
+        pool's workers while the stream goes on, and staged once their verdict is known (a
         statement by a revoked key is refused, not stored)."""
         rows: list[RecordRow] = []
         dedup: list[tuple[bytes, str]] = []
@@ -420,34 +433,33 @@ class Sync:
 
         pending: list[tuple[bytes, bytes, Future]] = []
         revoked = self.revocation_dates()
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="testimony-import") as pool:
-            # Decrypting and hashing the stream (one thread) overlaps staging it (this one).
-            for oid, kind, data in prefetched(reader.objects()):
-                if progress:
-                    progress(len(data))
-                if oid in held:
-                    result.held_objects += 1
-                    if kind == "envelope":  # delivered again by this bundle: custody says so
-                        imported.append(imported_event(oid, self.index.record_for_envelope(oid)))
-                elif kind == "envelope":
-                    pending.append((oid, data, pool.submit(self._open_or_none, data)))
-                else:
-                    stage(oid, kind, data)
-            for oid, data, future in pending:
-                opened = future.result()  # a damaged envelope addressed to us fails the import
-                if opened is None:
-                    unreadable.append(oid)
-                    result.relay_only += 1
-                elif self.refused_as_revoked(opened, revoked):
-                    result.refused_revoked += 1
-                    continue
-                else:
-                    rows.append(RecordRow(opened.record_id, oid, seal_meta(opened)))
-                    dedup += [(self.sealer.dedup_mac(bytes.fromhex(a["sha256"])), opened.record_id)
-                              for a in opened.attachments]
-                    result.new_records += 1
-                imported.append(imported_event(oid, opened.record_id if opened else None))
-                stage(oid, "envelope", data)
+        # Decrypting and hashing the stream (one thread) overlaps staging it (this one).
+        for oid, kind, data in prefetched(reader.objects()):
+            if progress:
+                progress(len(data))
+            if oid in held:
+                result.held_objects += 1
+                if kind == "envelope":  # delivered again by this bundle: custody says so
+                    imported.append(imported_event(oid, self.index.record_for_envelope(oid)))
+            elif kind == "envelope":
+                pending.append((oid, data, pool.submit(self._open_or_none, data)))
+            else:
+                stage(oid, kind, data)
+        for oid, data, future in pending:
+            opened = future.result()  # a damaged envelope addressed to us fails the import
+            if opened is None:
+                unreadable.append(oid)
+                result.relay_only += 1
+            elif self.refused_as_revoked(opened, revoked):
+                result.refused_revoked += 1
+                continue
+            else:
+                rows.append(RecordRow(opened.record_id, oid, seal_meta(opened)))
+                dedup += [(self.sealer.dedup_mac(bytes.fromhex(a["sha256"])), opened.record_id)
+                          for a in opened.attachments]
+                result.new_records += 1
+            imported.append(imported_event(oid, opened.record_id if opened else None))
+            stage(oid, "envelope", data)
         return rows, dedup, unreadable, imported
 
     def _open_or_none(self, data: bytes) -> OpenedRecord | None:
