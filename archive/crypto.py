@@ -113,6 +113,13 @@ def box_public_key(secret: bytes) -> bytes:
     return bytes(nacl.public.PrivateKey(secret).public_key)
 
 
+@functools.lru_cache(maxsize=4)
+def _own_box_public_key(secret: bytes) -> bytes:
+    # Opening tries every stanza of every envelope and bundle with the same secret:
+    # derive its public half once, not once per attempt.
+    return box_public_key(secret)
+
+
 def seal_to(box_public: bytes, data: bytes) -> bytes:
     return nacl.bindings.crypto_box_seal(data, bytes(box_public))
 
@@ -130,7 +137,8 @@ def throwaway_box_keys() -> tuple[bytes, ...]:
 def open_sealed(box_secret: bytes, sealed: bytes) -> bytes | None:
     """Open a sealed box, or None when it is not for this key (callers try each slot)."""
     try:
-        return nacl.public.SealedBox(nacl.public.PrivateKey(box_secret)).decrypt(bytes(sealed))
+        return nacl.bindings.crypto_box_seal_open(bytes(sealed), _own_box_public_key(bytes(box_secret)),
+                                                  bytes(box_secret))
     except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError, nacl.exceptions.TypeError):
         return None
 
@@ -222,7 +230,7 @@ def hidden_seal_to(box_public: bytes, data: bytes) -> bytes:
 def hidden_open(box_secret: bytes, stanza: bytes) -> bytes | None:
     """Open a hidden sealed box, or None when it is not for this key."""
     ephemeral_public = monocypher.elligator_map(bytes(stanza[:32]))
-    own_public = box_public_key(box_secret)
+    own_public = _own_box_public_key(bytes(box_secret))
     nonce = hashlib.blake2b(ephemeral_public + own_public, digest_size=24).digest()
     try:
         return nacl.bindings.crypto_box_open(bytes(stanza[32:]), nonce, ephemeral_public, box_secret)
