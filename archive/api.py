@@ -15,7 +15,7 @@ from .chunks import decrypt_file_chunks
 from .encoding import format_time
 from .errors import (ArchiveError, FormatError, IntegrityError, KeyAccessError, NotFoundError,
                      SignatureError, TrustError, UsageError)
-from .fsutil import make_private_dir, write_atomic
+from .fsutil import make_private_dir, safe_file_name, write_atomic
 from .index import Index, MetaSealer, RecordRow
 from .ingest import AddSummary, Ingest, RecordWriter, collect_files, display_name, encrypt_attachment
 from .keys import IdentityCard, SecretKeys
@@ -266,8 +266,9 @@ class Archive:
                 entries = self.store.scan_pack(pack_id, read_data=True)
             except ArchiveError:
                 continue  # reported by `check`; never trusted
-            kinds = {e.object_id: ("envelope" if self.store.read(pack_id, e).startswith(C.ENVELOPE_MAGIC)
-                                   else "chunk") for e in entries}
+            # Its objects were just hashed by scan_pack: their first bytes are enough here.
+            kinds = {e.object_id: ("envelope" if self.store.head(pack_id, e, len(C.ENVELOPE_MAGIC))
+                                   == C.ENVELOPE_MAGIC else "chunk") for e in entries}
             size = self.store.pack_path(pack_id).stat().st_size
             self.index.commit_pack(ClosedPack(pack_id, size, entries), kinds=kinds, records=[], dedup=[])
 
@@ -701,16 +702,6 @@ class Archive:
                 chain.older_than_revocation = (f"{first.actor} logged it under a head signed "
                                                f"{first.head_time}")
         return chain
-
-
-def safe_file_name(name: str) -> str:
-    """A stored attachment name made safe to create inside a folder: no separators,
-    no `.`/`..`, no control characters, at most 200 bytes."""
-    base = "".join("_" if (c in "/\\" or ord(c) < 32 or c == "\x7f") else c for c in name)
-    base = base.lstrip(".") or "attachment"
-    while len(base.encode("utf-8")) > 200:
-        base = base[:-1]
-    return base
 
 
 def _free_name(folder: Path, name: str) -> Path:

@@ -32,9 +32,9 @@ from .custody import check_event
 from .custodylog import check_head, check_inclusion
 from .encoding import canonical, from_hex, parse_canonical, parse_time
 from .errors import ArchiveError, FormatError, UsageError
-from .fsutil import fsync_dir
+from .fsutil import fsync_dir, safe_file_name
 from .keys import IdentityCard, parse_card
-from .records import OpenedRecord, check_disclosure, record_id, verify_statement
+from .records import OpenedRecord, check_disclosure, check_statement, record_id, verify_statement
 
 STATEMENT = "statement.json"
 SSH_SIGNATURE = "statement.json.sig"
@@ -85,8 +85,7 @@ def choose(opened: OpenedRecord, reveal: list[str]) -> list[tuple[str, str, Any]
 
 def package_file_name(name: str, taken: set[str]) -> str:
     """files/NAME, safe inside the folder, unique within the package."""
-    from .api import safe_file_name  # one sanitiser for extract and disclose
-    base = safe_file_name(name)
+    base = safe_file_name(name)  # the same sanitiser as `extract`
     candidate, n = base, 1
     while candidate in taken:
         stem, dot, ext = base.rpartition(".")
@@ -332,7 +331,6 @@ def _check_author(folder: Path, report: DisclosureReport, state: dict) -> bool:
 
 
 def verify_statement_shape(data: bytes) -> dict[str, Any]:
-    from .records import check_statement
     return check_statement(parse_canonical(data, what="statement.json"))
 
 

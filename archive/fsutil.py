@@ -1,6 +1,7 @@
 """Durable file writes: temp file in the same folder → fsync → rename → fsync folder.
 
 A crash at any point leaves either the old file or the new one, never half of one.
+Also: the one sanitiser for file names taken from records (`extract`, `disclose`).
 """
 
 from __future__ import annotations
@@ -42,3 +43,13 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, exclusive: bool 
 def make_private_dir(path: Path) -> None:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(path, 0o700)
+
+
+def safe_file_name(name: str) -> str:
+    """A stored attachment name made safe to create inside a folder: no separators,
+    no `.`/`..`, no control characters, at most 200 bytes."""
+    base = "".join("_" if (c in "/\\" or ord(c) < 32 or c == "\x7f") else c for c in name)
+    base = base.lstrip(".") or "attachment"
+    while len(base.encode("utf-8")) > 200:
+        base = base[:-1]
+    return base

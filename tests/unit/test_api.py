@@ -12,7 +12,8 @@ import pytest
 import archive.api as api
 from archive import constants as C
 from archive import keys as keyfiles
-from archive.api import Archive, safe_file_name
+from archive.api import Archive
+from archive.fsutil import safe_file_name
 from archive.errors import (IntegrityError, KeyAccessError, LockedError,
                             NotFoundError, UsageError)
 
