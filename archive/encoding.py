@@ -18,7 +18,6 @@ from .errors import FormatError
 MAX_SAFE_INTEGER = 2**53 - 1
 _encode_string = json.encoder.encode_basestring  # the C version when available
 _TIME_RE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
-_HEX_RE = re.compile(r"\A(?:[0-9a-f]{2})*\Z")
 
 
 def canonical(value: Any) -> bytes:
@@ -40,17 +39,28 @@ def canonical(value: Any) -> bytes:
 
 
 def _plain(value: Any) -> bool:
-    """True if `value` holds only what the fast path encodes exactly like RFC 8785."""
-    kind = type(value)
-    if kind is str or value is None or kind is bool:
-        return True
-    if kind is int:
-        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
-    if kind is list or kind is tuple:
-        return all(_plain(v) for v in value)
-    if kind is dict:
-        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
-    return False
+    """True if `value` holds only what the fast path encodes exactly like RFC 8785
+    (ASCII keys, safe integers, no floats). Iterative: this runs on every signature."""
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is int:
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                return False
+        elif kind is dict:
+            for key in item:
+                if type(key) is not str or not key.isascii():
+                    return False
+            push(item.values())
+        elif kind is list or kind is tuple:
+            push(item)
+        else:
+            return False
+    return True
 
 
 def _emit(value: Any, out: list[str]) -> None:
@@ -127,31 +137,31 @@ def _safe_int(text: str) -> int:
 
 
 def parse_canonical(untrusted: bytes, *, what: str = "document") -> Any:
-    """Parse bytes that must be canonical JSON; anything else is a FormatError."""
-    ascii_keys = [True]
+    """Parse bytes that must be canonical JSON; anything else is a FormatError.
 
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        if ascii_keys[0] and not all(k.isascii() for k, _ in items):
-            ascii_keys[0] = False
-        return _no_duplicates(items)
-
+    Whatever the parse accepts is encoded again and must give back the very same bytes:
+    that one comparison rejects whitespace, escapes, key order and duplicate keys (a
+    dict keeps one of them, so the encoding comes out shorter)."""
     try:
-        text = bytes(untrusted).decode("utf-8")
-        value = json.loads(text, object_pairs_hook=pairs, parse_float=_no_float,
-                           parse_constant=_no_constant, parse_int=_safe_int)
-        if ascii_keys[0]:
-            # With only ASCII keys, integers in range and no floats (all checked while
-            # parsing), the C encoder's sorted, compact output is exactly RFC 8785: for
-            # ASCII, code point order is UTF-16 order, and it escapes what 8785 escapes.
+        data = bytes(untrusted)
+        text = data.decode("utf-8")
+        if data.isascii():
+            # ASCII keys, integers checked in range and floats refused while parsing: the
+            # C encoder's sorted, compact output is then exactly RFC 8785 (for ASCII,
+            # code point order is UTF-16 order, and it escapes what 8785 escapes).
+            value = json.loads(text, parse_float=_no_float, parse_constant=_no_constant,
+                               parse_int=_safe_int)
             again = json.dumps(value, ensure_ascii=False, sort_keys=True,
                                separators=(",", ":")).encode("utf-8")
         else:
+            value = json.loads(text, object_pairs_hook=_no_duplicates, parse_float=_no_float,
+                               parse_constant=_no_constant, parse_int=_safe_int)
             again = canonical(value)
     except FormatError as e:
         raise FormatError(f"{what} is not canonical JSON: {e}") from e
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError, TypeError, RecursionError) as e:
         raise FormatError(f"{what} is not canonical JSON") from e
-    if again != untrusted:
+    if again != data:
         raise FormatError(f"{what} is not canonical JSON")
     return value
 
@@ -162,9 +172,13 @@ def to_hex(data: bytes) -> str:
 
 def from_hex(text: Any, *, length: int | None = None, what: str = "value") -> bytes:
     """Lowercase hex to bytes; exactly `length` bytes when given."""
-    if not isinstance(text, str) or not _HEX_RE.match(text):
+    try:
+        data = bytes.fromhex(text)
+    except (TypeError, ValueError):
+        data = None
+    # The round trip refuses what fromhex forgives: upper case and whitespace.
+    if data is None or type(text) is not str or data.hex() != text:
         raise FormatError(f"{what} is not lowercase hex")
-    data = bytes.fromhex(text)
     if length is not None and len(data) != length:
         raise FormatError(f"{what} must be {length} bytes, not {len(data)}")
     return data
@@ -209,7 +223,7 @@ def parse_time(text: Any, *, what: str = "time") -> str:
     if not isinstance(text, str) or not _TIME_RE.match(text):
         raise FormatError(f"{what} is not a UTC time YYYY-MM-DDTHH:MM:SSZ")
     try:
-        datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+        datetime.fromisoformat(text[:-1])  # the pattern above fixed the form: this checks the date
     except ValueError as e:
         raise FormatError(f"{what} is not a real date") from e
     return text

@@ -309,14 +309,14 @@ class Sync:
                     checks = [pool.submit(self._check_custody, m.custody[i:i + 256], heads,
                                           m.sender.fingerprint)
                               for i in range(0, len(m.custody), 256)]
-                    rows, dedup, unreadable, imported_events = self._stage(
-                        reader, held, staging, result, seal_meta, progress, m.bundle_id,
-                        m.sender.fingerprint, pool)
-                    events, proofs = [], {}
+                    staged = self._stage(reader, held, staging, result, seal_meta, progress,
+                                         m.bundle_id, m.sender.fingerprint, pool)
+                    custody_rows, proofs = [], []
                     for check in checks:
-                        part_events, part_proofs = check.result()
-                        events += part_events
-                        proofs.update(part_proofs)
+                        part_rows, part_proofs = check.result()
+                        custody_rows += part_rows
+                        proofs += part_proofs
+                    custody_rows += staged.custody_rows
                     self.store.begin_staged([w.pending_id for w in staging if len(w)])
                     closed = [w.close() for w in staging]   # durable before any row names them
                 except BaseException:
@@ -327,8 +327,8 @@ class Sync:
                     raise
         now = self.now()
         try:
-            self._commit_import(m, closed, staging, rows, dedup, unreadable, events + imported_events,
-                                revocations, sender_id, result, now, heads, proofs)
+            self._commit_import(m, closed, staging, staged, custody_rows, revocations, sender_id,
+                                result, now, heads, proofs)
         except BaseException:
             self.store.roll_back_staged(self.index.pack_ids())
             raise
@@ -339,8 +339,8 @@ class Sync:
         result.gaps = [n for n in range(1, max(seqs) + 1) if n not in seqs]
         return result
 
-    def _commit_import(self, m, closed, staging, rows, dedup, unreadable, events, revocations,
-                       sender_id, result, now, heads, proofs) -> None:
+    def _commit_import(self, m, closed, staging, staged, custody_rows, revocations, sender_id,
+                       result, now, heads, proofs) -> None:
         """The import's one transaction: packs, records, received, acks, custody, log heads
         and proofs, revocations."""
         with self.index.transaction():
@@ -348,18 +348,17 @@ class Sync:
                 brought = m.consistency if head.log == m.sender.fingerprint else {}
                 self.index.put_head(head.head_id, log=self.sealer.peer_id(head.log), size=head.size,
                                     via=sender_id, sealed=seal_head(self.sealer, head, brought))
-            self.index.put_proofs((event_id, self.sealer.seal(event_id.hex(), inclusion))
-                                  for event_id, inclusion in proofs.items())
+            self.index.put_proofs(proofs)
             for pack, kinds in zip(closed, (w.kinds for w in staging)):
                 if pack is not None:
                     self.index.insert_pack(pack, kinds=kinds)
-            self.index.insert_records(rows, dedup)
-            self.index.mark_unreadable(unreadable)
+            self.index.insert_records(staged.rows, staged.dedup)
+            self.index.mark_unreadable(staged.unreadable)
             self.index.record_received(m.bundle_id, peer=sender_id,
                                        sequence=m.sequence[self.keys.card.fingerprint], imported=now)
             self.index.mark_held(sender_id, (o[0] for o in m.objects))
             result.acks = sum(self.index.acknowledge(b, sender_id) for b in m.acks)
-            self.index.insert_custody(self.custody_row(e) for e in events)
+            self.index.insert_custody(custody_rows)
             result.revocations = sum(self.peers.apply(r, now=now) for r in revocations)
 
     def _check_log(self, m, sender_id: str) -> dict[bytes, TreeHead]:
@@ -392,30 +391,30 @@ class Sync:
             self.index.put_fork(fork_id, log=log, sealed=self.sealer.seal(fork_id.hex(), evidence))
 
     def _check_custody(self, items, heads: dict[bytes, TreeHead], sender_fp: str):
-        """Every event's signature, and every inclusion proof; the sender must prove its own."""
-        events, proofs = [], {}
+        """Every event's signature, and every inclusion proof; the sender must prove its own.
+        Returns the events' sealed custody rows and the sealed proofs of others' events."""
+        rows, proofs = [], []
         for item in items:
             event = check_event(item["event"])
             if item["inclusion"] is not None:
                 check_inclusion(event, item["inclusion"], heads)
                 if event.actor != self.keys.card.fingerprint:
-                    proofs[event.event_id] = item["inclusion"]
+                    proofs.append((event.event_id,
+                                   self.sealer.seal(event.event_id.hex(), item["inclusion"])))
             elif event.actor == sender_fp:
                 raise FormatError("a custody event of the bundle's sender has no inclusion proof")
-            events.append(event)
-        return events, proofs
+            rows.append(self.custody_row(event))
+        return rows, proofs
 
     def _stage(self, reader: BundleReader, held: set[bytes], staging: list[PackWriter],
                result: ImportResult, seal_meta: Callable[[OpenedRecord], bytes],
                progress: Callable[[int], None] | None, bundle_id: str, sender_fp: str,
-               pool: ThreadPoolExecutor):
-        """Stream the objects into staging packs. Envelopes are opened and verified on the
-        pool's workers while the stream goes on, and staged once their verdict is known (a
-        statement by a revoked key is refused, not stored)."""
-        rows: list[RecordRow] = []
-        dedup: list[tuple[bytes, str]] = []
-        unreadable: list[bytes] = []
-        imported: list[CustodyEvent] = []
+               pool: ThreadPoolExecutor) -> _Staged:
+        """Stream the objects into staging packs. Envelopes are opened, verified, sealed
+        and given their `imported` event on the pool's workers, in batches, while the
+        stream goes on; each is staged once its verdict is known (a statement by a revoked
+        key is refused, not stored)."""
+        staged = _Staged()
         now = self.now()
 
         def stage(oid: bytes, kind: str, data: bytes) -> None:
@@ -427,12 +426,9 @@ class Sync:
             staging[-1].kinds[oid] = kind
             result.new_objects += 1
 
-        def imported_event(oid: bytes, record: str | None) -> CustodyEvent:
-            return sign_event(self.keys, event="imported", envelope=oid, record=record,
-                              peer=sender_fp, bundle=bundle_id, time=now)
-
-        pending: list[tuple[bytes, bytes, Future]] = []
-        revoked = self.revocation_dates()
+        receipt = _Receipt(self, seal_meta, self.revocation_dates(), sender_fp, bundle_id, now)
+        pending: list[Future] = []
+        batch: list[tuple[bytes, bytes]] = []
         # Decrypting and hashing the stream (one thread) overlaps staging it (this one).
         for oid, kind, data in prefetched(reader.objects()):
             if progress:
@@ -440,35 +436,32 @@ class Sync:
             if oid in held:
                 result.held_objects += 1
                 if kind == "envelope":  # delivered again by this bundle: custody says so
-                    imported.append(imported_event(oid, self.index.record_for_envelope(oid)))
+                    staged.custody_rows.append(
+                        receipt.imported_row(oid, self.index.record_for_envelope(oid)))
             elif kind == "envelope":
-                pending.append((oid, data, pool.submit(self._open_or_none, data)))
+                batch.append((oid, data))
+                if len(batch) == _ENVELOPE_BATCH:
+                    pending.append(pool.submit(receipt.open_batch, batch))
+                    batch = []
             else:
                 stage(oid, kind, data)
-        for oid, data, future in pending:
-            opened = future.result()  # a damaged envelope addressed to us fails the import
-            if opened is None:
-                unreadable.append(oid)
-                result.relay_only += 1
-            elif self.refused_as_revoked(opened, revoked):
-                result.refused_revoked += 1
-                continue
-            else:
-                rows.append(RecordRow(opened.record_id, oid, seal_meta(opened)))
-                dedup += [(self.sealer.dedup_mac(bytes.fromhex(a["sha256"])), opened.record_id)
-                          for a in opened.attachments]
-                result.new_records += 1
-            imported.append(imported_event(oid, opened.record_id if opened else None))
-            stage(oid, "envelope", data)
-        return rows, dedup, unreadable, imported
-
-    def _open_or_none(self, data: bytes) -> OpenedRecord | None:
-        """Our envelope, verified; None if it is not addressed to us (kept to relay on).
-        A damaged or forged envelope addressed to us fails the whole import."""
-        try:
-            return open_envelope(data, self.keys.box_secret)
-        except TrustError:
-            return None
+        if batch:
+            pending.append(pool.submit(receipt.open_batch, batch))
+        for future in pending:
+            for opened in future.result():  # a damaged envelope addressed to us fails the import
+                if opened.refused:
+                    result.refused_revoked += 1
+                    continue
+                if opened.row is None:
+                    staged.unreadable.append(opened.oid)
+                    result.relay_only += 1
+                else:
+                    staged.rows.append(opened.row)
+                    staged.dedup += opened.dedup
+                    result.new_records += 1
+                staged.custody_rows.append(opened.custody_row)
+                stage(opened.oid, "envelope", opened.data)
+        return staged
 
     def refused_as_revoked(self, opened: OpenedRecord, dates: dict[str, str]) -> bool:
         """A revoked key's statements made after its revocation are refused."""
@@ -513,6 +506,66 @@ class Sync:
             return "this archive"
         peer = self.peers.by_fingerprint(fingerprint)
         return peer.name if peer else f"unknown key {fingerprint[:16]}"
+
+
+_ENVELOPE_BATCH = 16   # envelopes per worker job: coarse enough to keep switches rare
+
+
+@dataclass
+class _Staged:
+    """What staging found, for the import's transaction."""
+    rows: list[RecordRow] = field(default_factory=list)
+    dedup: list[tuple[bytes, str]] = field(default_factory=list)
+    unreadable: list[bytes] = field(default_factory=list)
+    custody_rows: list[tuple[bytes, bytes, bytes, bytes | None]] = field(default_factory=list)
+
+
+@dataclass
+class _Opened:
+    """One envelope's verdict from a worker: its index row (None when it is not for us,
+    kept to relay on), dedup rows and our sealed `imported` custody row."""
+    oid: bytes
+    data: bytes
+    row: RecordRow | None = None
+    dedup: list[tuple[bytes, str]] = field(default_factory=list)
+    custody_row: tuple | None = None
+    refused: bool = False
+
+
+class _Receipt:
+    """The per-envelope work of an import, run on the workers: open and verify, seal the
+    index row, sign our `imported` event."""
+
+    def __init__(self, sync: Sync, seal_meta: Callable[[OpenedRecord], bytes],
+                 revoked: dict[str, str], sender_fp: str, bundle_id: str, now: str) -> None:
+        self.sync, self.seal_meta, self.revoked = sync, seal_meta, revoked
+        self.sender_fp, self.bundle_id, self.now = sender_fp, bundle_id, now
+
+    def imported_row(self, oid: bytes, record: str | None):
+        event = sign_event(self.sync.keys, event="imported", envelope=oid, record=record,
+                           peer=self.sender_fp, bundle=self.bundle_id, time=self.now)
+        return self.sync.custody_row(event)
+
+    def open_batch(self, batch: list[tuple[bytes, bytes]]) -> list[_Opened]:
+        return [self.open_one(oid, data) for oid, data in batch]
+
+    def open_one(self, oid: bytes, data: bytes) -> _Opened:
+        """A damaged or forged envelope addressed to us raises, failing the whole import."""
+        result = _Opened(oid, data)
+        try:
+            opened = open_envelope(data, self.sync.keys.box_secret)
+        except TrustError:   # not addressed to us
+            result.custody_row = self.imported_row(oid, None)
+            return result
+        if self.sync.refused_as_revoked(opened, self.revoked):
+            result.refused = True
+            return result
+        sealer = self.sync.sealer
+        result.row = RecordRow(opened.record_id, oid, self.seal_meta(opened))
+        result.dedup = [(sealer.dedup_mac(bytes.fromhex(a["sha256"])), opened.record_id)
+                        for a in opened.attachments]
+        result.custody_row = self.imported_row(oid, opened.record_id)
+        return result
 
 
 class _open_bundle:
