@@ -27,6 +27,7 @@ from .custody import check_event
 from .custodylog import OwnLog, check_head, check_inclusion
 from .ingest import recorded_event
 from .peerbook import PeerBook
+from .receiving import refused_as_revoked, sealed_meta
 from .peers import Peer, Revocation
 from .records import Draft, OpenedRecord, create_record, index_meta, open_envelope
 from .store import ClosedPack, Store
@@ -301,8 +302,7 @@ class Archive:
                 self.index.mark_unreadable(unreadable)
 
     def _seal_meta(self, opened: OpenedRecord) -> bytes:
-        meta = index_meta(opened.statement, opened.fields, opened.attachments)
-        return self.sealer.seal(opened.record_id, meta)
+        return sealed_meta(self.sealer, opened)
 
     # --- identity -------------------------------------------------------------------------------
     def identity(self) -> IdentityCard:
@@ -482,7 +482,7 @@ class Archive:
                 check.problems.append(str(e))
                 continue
             check.signer = self._signer(opened.author_fingerprint)
-            if self.sync.refused_as_revoked(opened, revoked):
+            if refused_as_revoked(opened, revoked):
                 check.problems.append("signed by a revoked key after its revocation")
             try:
                 events = self.sync.events_for([self.index.record(record_id).envelope_id])
@@ -601,7 +601,7 @@ class Archive:
 
     def import_bundle(self, path: Path, *,
                       progress: Callable[[int], None] | None = None) -> ImportResult:
-        return self.sync.import_bundle(Path(path), progress=progress, seal_meta=self._seal_meta)
+        return self.sync.import_bundle(Path(path), progress=progress)
 
     def inspect_bundle(self, path: Path) -> InspectResult:
         return self.sync.inspect(Path(path))

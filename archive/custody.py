@@ -18,7 +18,7 @@ from . import crypto, merkle
 from .encoding import canonical, from_hex, parse_canonical, parse_time
 from .errors import FormatError
 from .keys import SecretKeys
-from .signed import public_keys, read_public_keys, sign_document, verify_document
+from .signed import public_keys, read_public_keys, sign_document_encoded, verify_document
 
 _FIELDS = {"type", "version", "event", "envelope", "record", "actor", "peer", "bundle", "time",
            "signature"}
@@ -60,15 +60,18 @@ def sign_event(keys: SecretKeys, *, event: str, envelope: bytes, record: str | N
             "envelope": envelope.hex(), "record": record, "actor": public_keys(keys),
             "peer": peer, "bundle": bundle, "time": time}
     # Our own fresh signature: no need to verify it again (every reader does).
-    return CustodyEvent(event, envelope.hex(), record, keys.card.fingerprint, peer, bundle, time,
-                        sign_document(keys.sign_seed, body, purpose=C.CUSTODY))
+    signed, raw = sign_document_encoded(keys.sign_seed, body, purpose=C.CUSTODY)
+    return _event(CustodyEvent(event, envelope.hex(), record, keys.card.fingerprint, peer, bundle,
+                               time, signed), raw)
 
 
-def check_event(value: Any, *, signature_checked: bool = False) -> CustodyEvent:
+def check_event(value: Any, *, signature_checked: bool = False,
+                raw: bytes | None = None) -> CustodyEvent:
     """Shape and signature of one event; FormatError or SignatureError otherwise.
 
     `signature_checked` is only for events read back from this archive's own sealed
-    index, where each was verified (or signed by us) before it was stored."""
+    index, where each was verified (or signed by us) before it was stored. `raw`, when
+    the caller has it, is canonical(value)."""
     if not isinstance(value, dict) or set(value) != _FIELDS:
         raise FormatError("a custody event has missing or unknown fields")
     if value["type"] != C.CUSTODY_TYPE or type(value["version"]) is not int \
@@ -80,15 +83,22 @@ def check_event(value: Any, *, signature_checked: bool = False) -> CustodyEvent:
             from_hex(value[name], length=length, what=f"custody {name}")
     sign_key, _, actor = read_public_keys(value["actor"], what="a custody event's actor")
     parse_time(value["time"], what="custody time")
+    if raw is None:
+        raw = canonical(value)
     if not signature_checked:
-        verify_document(value, sign_key, purpose=C.CUSTODY,
+        verify_document(value, sign_key, purpose=C.CUSTODY, encoded=raw,
                         what=f"a custody event ({value['event']} of envelope {value['envelope'][:16]})")
-    return CustodyEvent(value["event"], value["envelope"], value["record"], actor, value["peer"],
-                        value["bundle"], value["time"], value)
+    return _event(CustodyEvent(value["event"], value["envelope"], value["record"], actor,
+                               value["peer"], value["bundle"], value["time"], value), raw)
+
+
+def _event(event: CustodyEvent, raw: bytes) -> CustodyEvent:
+    event.__dict__["raw"] = raw   # what the cached property would compute: encoded once
+    return event
 
 
 def parse_event(raw: bytes) -> CustodyEvent:
-    return check_event(parse_canonical(raw, what="custody event"))
+    return check_event(parse_canonical(raw, what="custody event"), raw=raw)
 
 
 def chain_order(events: list[CustodyEvent]) -> list[CustodyEvent]:

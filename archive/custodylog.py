@@ -70,7 +70,11 @@ def check_inclusion(event: CustodyEvent, inclusion: Any, heads: dict[bytes, Tree
     head = heads.get(from_hex(inclusion["head"], length=32, what="head id"))
     if head is None:
         raise FormatError("an inclusion proof names a tree head that was not given")
-    proof = [from_hex(p, length=32, what="proof hash") for p in inclusion["proof"]]
+    hashes = inclusion["proof"]
+    if not all(type(p) is str and len(p) == 64 for p in hashes):
+        raise FormatError("an inclusion proof hash is not 32 bytes of lowercase hex")
+    joined = from_hex("".join(hashes), what="an inclusion proof")   # one parse, not one per hash
+    proof = [joined[i:i + 32] for i in range(0, len(joined), 32)]
     if head.log != event.actor or not merkle.verify_inclusion(
             leaf_hash=event.leaf_hash, index=inclusion["index"], size=head.size, proof=proof,
             root=head.root):

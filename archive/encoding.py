@@ -40,26 +40,32 @@ def canonical(value: Any) -> bytes:
 
 def _plain(value: Any) -> bool:
     """True if `value` holds only what the fast path encodes exactly like RFC 8785
-    (ASCII keys, safe integers, no floats). Iterative: this runs on every signature."""
+    (ASCII keys, safe integers, no floats). Iterative, scalars checked in place: this
+    runs on every signature."""
     stack = [value]
-    pop, push = stack.pop, stack.extend
     while stack:
-        item = pop()
+        item = stack.pop()
         kind = type(item)
-        if kind is str or item is None or kind is bool:
-            continue
-        if kind is int:
-            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
-                return False
-        elif kind is dict:
+        if kind is dict:
             for key in item:
                 if type(key) is not str or not key.isascii():
                     return False
-            push(item.values())
+            children = item.values()
         elif kind is list or kind is tuple:
-            push(item)
+            children = item
         else:
-            return False
+            children = (item,)
+        for child in children:
+            kind = type(child)
+            if kind is str or child is None or kind is bool:
+                continue
+            if kind is int:
+                if not -MAX_SAFE_INTEGER <= child <= MAX_SAFE_INTEGER:
+                    return False
+            elif kind is dict or kind is list or kind is tuple:
+                stack.append(child)
+            else:
+                return False
     return True
 
 

@@ -231,11 +231,14 @@ def open_envelope(untrusted: bytes, box_secret: bytes) -> OpenedRecord:
     n, ct_at = _envelope_layout(untrusted)
     first = len(C.ENVELOPE_MAGIC) + 2
     data_key = None
-    for i in range(n):  # try every slot: which one is ours must not show in the timing
+    # The first slot that opens is ours. Stopping there shows nothing in the timing: the
+    # slots were shuffled, so a slot's position is a coin toss that names nobody.
+    for i in range(n):
         opened = crypto.open_sealed(box_secret, untrusted[first + i * C.SEALED_BOX_BYTES:
                                                           first + (i + 1) * C.SEALED_BOX_BYTES])
-        if opened is not None and len(opened) == C.KEY_BYTES and data_key is None:
+        if opened is not None and len(opened) == C.KEY_BYTES:
             data_key = opened
+            break
     if data_key is None:
         raise TrustError("this record is not addressed to our key")
     nonce = untrusted[ct_at - C.XCHACHA_NONCE_BYTES:ct_at]
@@ -269,6 +272,11 @@ def decode_payload(payload: bytes) -> OpenedRecord:
 
 def check_disclosure(statement: dict[str, Any], item: Any) -> tuple[str, str, Any]:
     """One [salt, name, value] against the statement's digests; IntegrityError if it lies."""
+    return _checked_disclosure(statement, item)[0]
+
+
+def _checked_disclosure(statement: dict[str, Any], item: Any) -> tuple[tuple[str, str, Any], str]:
+    """(disclosure, its digest) once the digest is found among the committed ones."""
     if not (isinstance(item, list) and len(item) == 3 and isinstance(item[1], str)):
         raise FormatError("a disclosure is not [salt, name, value]")
     salt = from_hex(item[0], length=C.FIELD_SALT_BYTES, what="disclosure salt")
@@ -277,16 +285,16 @@ def check_disclosure(statement: dict[str, Any], item: Any) -> tuple[str, str, An
     committed = statement["attachments"] if item[1] == C.ATTACHMENT_FIELD else statement["fields"]
     if digest not in committed:
         raise IntegrityError(f"disclosed {item[1]} does not match the signed statement")
-    return item[0], item[1], item[2]
+    return (item[0], item[1], item[2]), digest
 
 
 def _check_disclosures(statement: dict[str, Any], items: Any) -> tuple[tuple[str, str, Any], ...]:
     if not isinstance(items, list):
         raise FormatError("disclosures must be a list")
-    checked = tuple(check_disclosure(statement, item) for item in items)
-    digests = sorted(field_digest(bytes.fromhex(s), n, v).hex() for s, n, v in checked)
-    if digests != sorted(statement["fields"] + statement["attachments"]):
+    pairs = [_checked_disclosure(statement, item) for item in items]
+    if sorted(d for _, d in pairs) != sorted(statement["fields"] + statement["attachments"]):
         raise IntegrityError("the envelope does not disclose exactly what the statement commits to")
+    checked = tuple(c for c, _ in pairs)
     names = [n for _, n, _ in checked if n != C.ATTACHMENT_FIELD]
     if len(names) != len(set(names)):
         raise FormatError("a field is disclosed twice")

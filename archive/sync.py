@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import re
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -20,7 +21,7 @@ from . import constants as C
 from . import crypto
 from .bundle import BundleReader, encode_manifest, write_bundle
 from .custody import CustodyEvent, check_event, sign_event
-from .custodylog import (OwnLog, ProofTree, TreeHead, check_consistency, check_head, check_inclusion,
+from .custodylog import (OwnLog, ProofTree, TreeHead, check_consistency, check_head,
                          inclusion_dict, open_head, seal_head)
 from .encoding import canonical
 from .errors import ArchiveError, FormatError, RollbackError, TrustError, UsageError
@@ -30,7 +31,7 @@ from .keys import SecretKeys
 from .peerbook import PeerBook
 from .prefetch import prefetched
 from .peers import Peer, check_revocation
-from .records import OpenedRecord, open_envelope
+from .receiving import Receipt, Workers
 from .store import PackWriter, Store
 
 _SIZE_RE = re.compile(r"\A\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:I?B)?\s*\Z", re.IGNORECASE)
@@ -284,8 +285,8 @@ class Sync:
         return self.store.read(where[0], where[1])
 
     # --- import ----------------------------------------------------------------------------
-    def import_bundle(self, path: Path, *, progress: Callable[[int], None] | None = None,
-                      seal_meta: Callable[[OpenedRecord], bytes]) -> ImportResult:
+    def import_bundle(self, path: Path, *,
+                      progress: Callable[[int], None] | None = None) -> ImportResult:
         result = ImportResult(Path(path))
         with _open_bundle(path) as (f, size):
             reader = BundleReader(f, size, self.keys.box_secret, self.peers.sign_key_for)
@@ -297,20 +298,21 @@ class Sync:
                 result.already_imported = True
                 return result
             # Everything the manifest claims is checked before anything is committed: the
-            # custody events on two workers while the objects stream into staging (tmp/).
+            # custody events and envelopes on the workers while the objects stream into
+            # staging (tmp/).
             sender_id = self.sealer.peer_id(m.sender.fingerprint)
             heads = self._check_log(m, sender_id)
             revocations = [check_revocation(r) for r in m.revocations]
             held = self.index.has_objects(o[0] for o in m.objects)
+            receipt = Receipt(self.keys, m.sender.fingerprint, m.bundle_id, self.now(),
+                              self.revocation_dates(), heads)
+            envelopes = sum(1 for o in m.objects if o[1] == "envelope")
             staging: list[PackWriter] = []
-            checks: list[Future] = []
-            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="testimony-import") as pool:
+            with Workers(receipt, jobs=envelopes + len(m.custody)) as workers:
                 try:
-                    checks = [pool.submit(self._check_custody, m.custody[i:i + 256], heads,
-                                          m.sender.fingerprint)
-                              for i in range(0, len(m.custody), 256)]
-                    staged = self._stage(reader, held, staging, result, seal_meta, progress,
-                                         m.bundle_id, m.sender.fingerprint, pool)
+                    checks = [workers.check_custody(m.custody[i:i + _CUSTODY_BATCH])
+                              for i in range(0, len(m.custody), _CUSTODY_BATCH)]
+                    staged = self._stage(reader, held, staging, result, receipt, workers, progress)
                     custody_rows, proofs = [], []
                     for check in checks:
                         part_rows, part_proofs = check.result()
@@ -320,15 +322,12 @@ class Sync:
                     self.store.begin_staged([w.pending_id for w in staging if len(w)])
                     closed = [w.close() for w in staging]   # durable before any row names them
                 except BaseException:
-                    for check in checks:
-                        check.cancel()
                     for w in staging:
                         w.abort()
                     raise
-        now = self.now()
         try:
             self._commit_import(m, closed, staging, staged, custody_rows, revocations, sender_id,
-                                result, now, heads, proofs)
+                                result, receipt.now, heads, proofs)
         except BaseException:
             self.store.roll_back_staged(self.index.pack_ids())
             raise
@@ -390,32 +389,14 @@ class Sync:
         with self.index.transaction():
             self.index.put_fork(fork_id, log=log, sealed=self.sealer.seal(fork_id.hex(), evidence))
 
-    def _check_custody(self, items, heads: dict[bytes, TreeHead], sender_fp: str):
-        """Every event's signature, and every inclusion proof; the sender must prove its own.
-        Returns the events' sealed custody rows and the sealed proofs of others' events."""
-        rows, proofs = [], []
-        for item in items:
-            event = check_event(item["event"])
-            if item["inclusion"] is not None:
-                check_inclusion(event, item["inclusion"], heads)
-                if event.actor != self.keys.card.fingerprint:
-                    proofs.append((event.event_id,
-                                   self.sealer.seal(event.event_id.hex(), item["inclusion"])))
-            elif event.actor == sender_fp:
-                raise FormatError("a custody event of the bundle's sender has no inclusion proof")
-            rows.append(self.custody_row(event))
-        return rows, proofs
-
     def _stage(self, reader: BundleReader, held: set[bytes], staging: list[PackWriter],
-               result: ImportResult, seal_meta: Callable[[OpenedRecord], bytes],
-               progress: Callable[[int], None] | None, bundle_id: str, sender_fp: str,
-               pool: ThreadPoolExecutor) -> _Staged:
-        """Stream the objects into staging packs. Envelopes are opened, verified, sealed
-        and given their `imported` event on the pool's workers, in batches, while the
-        stream goes on; each is staged once its verdict is known (a statement by a revoked
-        key is refused, not stored)."""
+               result: ImportResult, receipt: Receipt, workers: Workers,
+               progress: Callable[[int], None] | None) -> _Staged:
+        """Stream the objects into staging packs. Envelopes go to the workers in batches
+        while the stream goes on; each is staged once its verdict is known (a statement
+        by a revoked key is refused, not stored). At most _IN_FLIGHT batches wait, so
+        memory stays flat whatever the bundle's size."""
         staged = _Staged()
-        now = self.now()
 
         def stage(oid: bytes, kind: str, data: bytes) -> None:
             if not staging or staging[-1].size >= C.PACK_TARGET_BYTES:
@@ -426,28 +407,7 @@ class Sync:
             staging[-1].kinds[oid] = kind
             result.new_objects += 1
 
-        receipt = _Receipt(self, seal_meta, self.revocation_dates(), sender_fp, bundle_id, now)
-        pending: list[Future] = []
-        batch: list[tuple[bytes, bytes]] = []
-        # Decrypting and hashing the stream (one thread) overlaps staging it (this one).
-        for oid, kind, data in prefetched(reader.objects()):
-            if progress:
-                progress(len(data))
-            if oid in held:
-                result.held_objects += 1
-                if kind == "envelope":  # delivered again by this bundle: custody says so
-                    staged.custody_rows.append(
-                        receipt.imported_row(oid, self.index.record_for_envelope(oid)))
-            elif kind == "envelope":
-                batch.append((oid, data))
-                if len(batch) == _ENVELOPE_BATCH:
-                    pending.append(pool.submit(receipt.open_batch, batch))
-                    batch = []
-            else:
-                stage(oid, kind, data)
-        if batch:
-            pending.append(pool.submit(receipt.open_batch, batch))
-        for future in pending:
+        def settle(batch: dict[bytes, bytes], future: Future) -> None:
             for opened in future.result():  # a damaged envelope addressed to us fails the import
                 if opened.refused:
                     result.refused_revoked += 1
@@ -460,13 +420,38 @@ class Sync:
                     staged.dedup += opened.dedup
                     result.new_records += 1
                 staged.custody_rows.append(opened.custody_row)
-                stage(opened.oid, "envelope", opened.data)
-        return staged
+                stage(opened.oid, "envelope", batch[opened.oid])
 
-    def refused_as_revoked(self, opened: OpenedRecord, dates: dict[str, str]) -> bool:
-        """A revoked key's statements made after its revocation are refused."""
-        revoked = dates.get(opened.author_fingerprint)
-        return revoked is not None and opened.statement["created"] >= revoked
+        pending: deque[tuple[dict[bytes, bytes], Future]] = deque()
+        batch: dict[bytes, bytes] = {}
+
+        def send() -> None:
+            nonlocal batch
+            pending.append((batch, workers.open_envelopes(list(batch.items()))))
+            batch = {}
+            while pending and (pending[0][1].done() or len(pending) > _IN_FLIGHT):
+                settle(*pending.popleft())
+
+        # Decrypting and hashing the stream (one thread) overlaps staging it (this one).
+        for oid, kind, data in prefetched(reader.objects()):
+            if progress:
+                progress(len(data))
+            if oid in held:
+                result.held_objects += 1
+                if kind == "envelope":  # delivered again by this bundle: custody says so
+                    staged.custody_rows.append(
+                        receipt.imported_row(oid, self.index.record_for_envelope(oid)))
+            elif kind == "envelope":
+                batch[oid] = data
+                if len(batch) == _ENVELOPE_BATCH:
+                    send()
+            else:
+                stage(oid, kind, data)
+        if batch:
+            send()
+        while pending:
+            settle(*pending.popleft())
+        return staged
 
     def revocation_dates(self) -> dict[str, str]:
         """Fingerprint → revocation date of every revoked pinned peer (few; read once)."""
@@ -508,7 +493,9 @@ class Sync:
         return peer.name if peer else f"unknown key {fingerprint[:16]}"
 
 
-_ENVELOPE_BATCH = 16   # envelopes per worker job: coarse enough to keep switches rare
+_ENVELOPE_BATCH = 32   # envelopes per worker job: coarse enough to keep switches rare
+_CUSTODY_BATCH = 512   # custody events per worker job
+_IN_FLIGHT = 64        # envelope batches sent and not yet staged (about 64 × 32 × 4 KiB)
 
 
 @dataclass
@@ -518,54 +505,6 @@ class _Staged:
     dedup: list[tuple[bytes, str]] = field(default_factory=list)
     unreadable: list[bytes] = field(default_factory=list)
     custody_rows: list[tuple[bytes, bytes, bytes, bytes | None]] = field(default_factory=list)
-
-
-@dataclass
-class _Opened:
-    """One envelope's verdict from a worker: its index row (None when it is not for us,
-    kept to relay on), dedup rows and our sealed `imported` custody row."""
-    oid: bytes
-    data: bytes
-    row: RecordRow | None = None
-    dedup: list[tuple[bytes, str]] = field(default_factory=list)
-    custody_row: tuple | None = None
-    refused: bool = False
-
-
-class _Receipt:
-    """The per-envelope work of an import, run on the workers: open and verify, seal the
-    index row, sign our `imported` event."""
-
-    def __init__(self, sync: Sync, seal_meta: Callable[[OpenedRecord], bytes],
-                 revoked: dict[str, str], sender_fp: str, bundle_id: str, now: str) -> None:
-        self.sync, self.seal_meta, self.revoked = sync, seal_meta, revoked
-        self.sender_fp, self.bundle_id, self.now = sender_fp, bundle_id, now
-
-    def imported_row(self, oid: bytes, record: str | None):
-        event = sign_event(self.sync.keys, event="imported", envelope=oid, record=record,
-                           peer=self.sender_fp, bundle=self.bundle_id, time=self.now)
-        return self.sync.custody_row(event)
-
-    def open_batch(self, batch: list[tuple[bytes, bytes]]) -> list[_Opened]:
-        return [self.open_one(oid, data) for oid, data in batch]
-
-    def open_one(self, oid: bytes, data: bytes) -> _Opened:
-        """A damaged or forged envelope addressed to us raises, failing the whole import."""
-        result = _Opened(oid, data)
-        try:
-            opened = open_envelope(data, self.sync.keys.box_secret)
-        except TrustError:   # not addressed to us
-            result.custody_row = self.imported_row(oid, None)
-            return result
-        if self.sync.refused_as_revoked(opened, self.revoked):
-            result.refused = True
-            return result
-        sealer = self.sync.sealer
-        result.row = RecordRow(opened.record_id, oid, self.seal_meta(opened))
-        result.dedup = [(sealer.dedup_mac(bytes.fromhex(a["sha256"])), opened.record_id)
-                        for a in opened.attachments]
-        result.custody_row = self.imported_row(oid, opened.record_id)
-        return result
 
 
 class _open_bundle:
