@@ -143,7 +143,7 @@ class Workers:
         return self._submit("check_custody", items)
 
     def _submit(self, job: str, arg: Any) -> Future:
-        if isinstance(self._pool, WorkerPool):
+        if self.in_processes:
             return self._pool.submit(job, arg)
         return self._pool.submit(getattr(self.receipt, job), arg)
 
@@ -151,7 +151,7 @@ class Workers:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if isinstance(self._pool, WorkerPool):
+        if self.in_processes:
             self._pool.close()
         else:
             self._pool.shutdown(wait=True, cancel_futures=True)

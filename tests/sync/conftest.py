@@ -270,3 +270,16 @@ class MemFile:
         data = bytes(self._view[self._pos:stop])
         self._pos += len(data)
         return data
+
+
+@pytest.fixture(params=["thread", "processes"])
+def import_workers(request, monkeypatch):
+    """Run a test's imports on one thread and again in worker processes (which only
+    large bundles use otherwise): both must give the same verdicts."""
+    from archive import receiving
+    monkeypatch.setattr(receiving, "PROCESS_THRESHOLD", 0 if request.param == "processes" else 10**9)
+    started = []
+    real_pool = receiving.WorkerPool
+    monkeypatch.setattr(receiving, "WorkerPool", lambda *a, **k: started.append(1) or real_pool(*a, **k))
+    yield request.param
+    assert bool(started) == (request.param == "processes")

@@ -21,8 +21,10 @@ from .conftest import REPO
 
 CHILD = r"""
 import os, signal, sys
-point, nth, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-import archive.bundle, archive.index, archive.store
+point, nth, workers, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+import archive.bundle, archive.index, archive.receiving, archive.store, archive.workerpool
+if workers == "processes":   # this small bundle would otherwise stay on one thread
+    archive.receiving.PROCESS_THRESHOLD = 0
 calls = [0]
 
 def patch(owner, name, *, before):
@@ -46,6 +48,7 @@ where = {
     "pack-renamed": (archive.store.PackWriter, "close", False),
     "in-transaction": (archive.index.Index, "mark_held", False),
     "committed": (archive.index.Index, "received_from", True),
+    "worker-jobs": (archive.workerpool.WorkerPool, "submit", False),
 }[point]
 patch(where[0], where[1], before=where[2])
 sys.argv = ["testimony", *argv]
@@ -98,15 +101,42 @@ def _check_and_reimport(ns, site):
     assert site.summary() == ns.after
 
 
-@pytest.mark.parametrize("point, nth", [
-    ("reading", 1), ("reading", 20), ("staging", 1), ("staging", 3),
-    ("pack-renamed", 1), ("in-transaction", 1), ("committed", 1),
+def _worker_processes() -> set[int]:
+    """Pids of import worker processes alive on this machine (the suite runs serially)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if b"archive.workerpool import serve" in cmdline:
+                found.add(int(entry))
+    return found
+
+
+def _no_orphaned_workers(before: set[int]) -> None:
+    """Workers whose parent was killed see their pipe close and exit on their own."""
+    deadline = time.monotonic() + 10
+    while _worker_processes() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _worker_processes() - before
+
+
+@pytest.mark.parametrize("point, nth, workers", [
+    ("reading", 1, "thread"), ("reading", 20, "thread"), ("staging", 1, "thread"),
+    ("staging", 3, "thread"), ("pack-renamed", 1, "thread"), ("in-transaction", 1, "thread"),
+    ("committed", 1, "thread"),
+    ("worker-jobs", 1, "processes"), ("worker-jobs", 2, "processes"), ("staging", 3, "processes"),
+    ("in-transaction", 1, "processes"),
 ])
-def test_kill_during_import_at_failpoint(crash, tmp_path, point, nth):
+def test_kill_during_import_at_failpoint(crash, tmp_path, point, nth, workers):
     site = crash.template.clone(tmp_path / "w")["archive"]
-    p = subprocess.run([sys.executable, "-c", CHILD, point, str(nth), "bundle", "import", str(crash.bundle)],
-                       env=site.env, cwd=REPO, capture_output=True, timeout=60)
+    before = _worker_processes()
+    p = subprocess.run([sys.executable, "-c", CHILD, point, str(nth), workers, "bundle", "import",
+                        str(crash.bundle)], env=site.env, cwd=REPO, capture_output=True, timeout=60)
     assert p.returncode == -signal.SIGKILL, (p.returncode, p.stdout, p.stderr)
+    _no_orphaned_workers(before)
     _check_and_reimport(crash, site)
 
 

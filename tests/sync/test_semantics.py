@@ -22,7 +22,7 @@ def _records(a) -> set[str]:
     return {r.record_id for r in a.list_records()}
 
 
-def test_import_twice_is_a_noop_that_says_so(world):
+def test_import_twice_is_a_noop_that_says_so(import_workers, world):
     with world["field"].open() as f:
         f.record(fields={"title": "Once"}, to=["archive"])
         f.export_bundle(["archive"], world.root / "b.tmy")
@@ -37,7 +37,7 @@ def test_import_twice_is_a_noop_that_says_so(world):
         assert site.state() == before
 
 
-def test_courier_relays_envelopes_it_cannot_read(world):
+def test_courier_relays_envelopes_it_cannot_read(import_workers, world):
     """field → courier → archive: the courier stores and forwards; the last hop reads."""
     (world.root / "scan.pdf").write_bytes(b"%PDF-1.4 fictional scan\n" * 500)
     with world["field"].open() as f:
@@ -202,7 +202,7 @@ def test_default_recipients_decide_who_can_read(world):
 
 # --- custody --------------------------------------------------------------------------------------
 
-def test_custody_chain_field_courier_archive(world):
+def test_custody_chain_field_courier_archive(import_workers, world):
     with world["field"].open() as f:
         rid = f.record(fields={"title": "Chain"}, to=["archive"])
         f.export_bundle(["courier"], world.root / "f-c.tmy")
@@ -241,7 +241,7 @@ def _relay_bundle(world):
 
 
 @pytest.mark.parametrize("forgery", ["time_moved", "actor_swapped", "event_renamed", "signature_zeroed"])
-def test_forged_custody_event_fails_the_import(world, forgery):
+def test_forged_custody_event_fails_the_import(import_workers, world, forgery):
     """courier re-signs a manifest holding one event whose own signature is bad."""
     objs, events = _relay_bundle(world)
     event = next(e for e in events if e["event"] == "recorded")

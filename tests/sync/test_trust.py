@@ -239,7 +239,7 @@ def test_forged_revocation_in_a_bundle_fails_the_import(world):
         _import_refused(world["archive"], a, path, FormatError)
 
 
-def test_statements_after_revocation_refused_when_relayed(world):
+def test_statements_after_revocation_refused_when_relayed(import_workers, world):
     """archive revokes field on 2027-01-01. courier, who has not heard, relays two of
     field's records: one signed before that date is kept (and shown with the
     revocation), one signed after is refused."""
@@ -264,7 +264,7 @@ def test_statements_after_revocation_refused_when_relayed(world):
         assert a.verify(old).ok
 
 
-def test_unpinned_author_listed_as_unverified(world):
+def test_unpinned_author_listed_as_unverified(import_workers, world):
     """lawyer pins only archive; field's record reaches it through archive."""
     with world["field"].open() as f:
         rid = f.record(fields={"title": "For the lawyer"}, to=["archive", "lawyer"])
