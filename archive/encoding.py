@@ -150,26 +150,34 @@ def parse_canonical(untrusted: bytes, *, what: str = "document") -> Any:
     dict keeps one of them, so the encoding comes out shorter)."""
     try:
         data = bytes(untrusted)
-        text = data.decode("utf-8")
         if data.isascii():
             # ASCII keys, integers checked in range and floats refused while parsing: the
             # C encoder's sorted, compact output is then exactly RFC 8785 (for ASCII,
             # code point order is UTF-16 order, and it escapes what 8785 escapes).
-            value = json.loads(text, parse_float=_no_float, parse_constant=_no_constant,
-                               parse_int=_safe_int)
-            again = json.dumps(value, ensure_ascii=False, sort_keys=True,
-                               separators=(",", ":")).encode("utf-8")
-        else:
-            value = json.loads(text, object_pairs_hook=_no_duplicates, parse_float=_no_float,
+            value = json.loads(data.decode("ascii"), parse_float=_no_float,
                                parse_constant=_no_constant, parse_int=_safe_int)
-            again = canonical(value)
+            again = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            same = _same_ascii(again, data)
+        else:
+            value = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates,
+                               parse_float=_no_float, parse_constant=_no_constant,
+                               parse_int=_safe_int)
+            same = canonical(value) == data
     except FormatError as e:
         raise FormatError(f"{what} is not canonical JSON: {e}") from e
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError, TypeError, RecursionError) as e:
         raise FormatError(f"{what} is not canonical JSON") from e
-    if again != data:
+    if not same:
         raise FormatError(f"{what} is not canonical JSON")
     return value
+
+
+def _same_ascii(text: str, data: bytes, *, step: int = 1 << 20) -> bool:
+    """text == data.decode(), a slice at a time: a 60 MB manifest is not copied whole."""
+    if len(text) != len(data):
+        return False
+    return all(text[i:i + step].encode("utf-8") == data[i:i + step]
+               for i in range(0, len(data), step))
 
 
 def to_hex(data: bytes) -> str:

@@ -362,6 +362,11 @@ class Index:
                 f"SELECT id, sealed FROM custody WHERE envelope IN ({','.join('?' * len(part))})", part)]
         return rows
 
+    def custody_counts(self) -> dict[bytes, int]:
+        """Envelope id → how many custody events we hold about it (one query)."""
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT envelope, COUNT(*) FROM custody GROUP BY envelope")}
+
     def mark_unreadable(self, envelopes: Iterable[bytes]) -> None:
         self._insert("unreadable", ("envelope",), ((e,) for e in envelopes))
 

@@ -39,6 +39,8 @@ _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 # Bytes a bundle spends beyond its objects' frames, and per listed object in the manifest.
 _FIXED_OVERHEAD = 64 * 1024 * 2 + 4096
 _PER_OBJECT = 5 + 32 + 120
+_PER_EVENT = 2560              # a custody event with its inclusion proof, in the manifest
+_MANIFEST_HEADROOM = 1 << 20   # heads, consistency proofs, the sender's card
 
 
 def parse_size(text: str) -> int:
@@ -162,29 +164,35 @@ class Sync:
 
     def _split(self, objects: list[tuple[bytes, str, int]], max_size: int | None, *,
                fixed: int = 0, recipients: int = 1) -> list[list[tuple[bytes, str, int]]]:
+        """Groups of objects, one bundle each: within --max-size when given, and always
+        within the manifest's limit (each custody event with its proof costs up to
+        _PER_EVENT manifest bytes), so an export of many records never fails on it."""
+        events = self.index.custody_counts()
+        manifest_budget = C.BUNDLE_MAX_MANIFEST - _MANIFEST_HEADROOM - fixed
         if max_size is None:
-            return [objects]
-        # A budget of frame bytes: each 64 KiB of them costs 17 more bytes once sealed.
-        budget = ((max_size - _FIXED_OVERHEAD - fixed) * C.BUNDLE_MESSAGE_BYTES
-                  // (C.BUNDLE_MESSAGE_BYTES + C.SECRETSTREAM_ABYTES))
-        biggest = max((s for _, _, s in objects), default=0)
-        if budget < biggest + _PER_OBJECT + 2048:
-            raise UsageError(f"--max-size {max_size:,} bytes is too small for these objects "
-                             f"(the largest is {biggest:,} bytes)")
+            budget = None
+        else:
+            # A budget of frame bytes: each 64 KiB of them costs 17 more bytes once sealed.
+            budget = ((max_size - _FIXED_OVERHEAD - fixed) * C.BUNDLE_MESSAGE_BYTES
+                      // (C.BUNDLE_MESSAGE_BYTES + C.SECRETSTREAM_ABYTES))
+            biggest = max((s for _, _, s in objects), default=0)
+            if budget < biggest + _PER_OBJECT + _PER_EVENT:
+                raise UsageError(f"--max-size {max_size:,} bytes is too small for these objects "
+                                 f"(the largest is {biggest:,} bytes)")
         groups: list[list[tuple[bytes, str, int]]] = [[]]
-        used = 0
+        used = listed = 0
         for obj in objects:
-            cost = obj[2] + _PER_OBJECT + (2048 * (len(self._envelope_events(obj)) + recipients)
-                                           if obj[1] == "envelope" else 0)
-            if groups[-1] and used + cost > budget:
+            listing = _PER_OBJECT + (_PER_EVENT * (events.get(obj[0], 0) + recipients)
+                                     if obj[1] == "envelope" else 0)
+            cost = obj[2] + listing
+            if groups[-1] and (listed + listing > manifest_budget
+                               or (budget is not None and used + cost > budget)):
                 groups.append([])
-                used = 0
+                used = listed = 0
             groups[-1].append(obj)
             used += cost
+            listed += listing
         return groups
-
-    def _envelope_events(self, obj: tuple[bytes, str, int]) -> list[bytes]:
-        return [eid for eid, _ in self.index.custody_for([obj[0]])]
 
     def _write_one(self, path: Path, group: list[tuple[bytes, str, int]], recipients: list[Peer],
                    peer_ids: dict[str, str], acks: list[str], revocations: list[dict[str, Any]],

@@ -4,14 +4,16 @@ Why not multiprocessing: its fork start method would hand each worker our open f
 (the archive lock among them: a worker orphaned by a kill -9 would keep the archive
 locked), and its spawn and forkserver methods import the caller's __main__ again in each
 worker. Here each worker is a fresh `python -c` that inherits no descriptor but its two
-pipes, receives its state (keys included) as the first message on its stdin — never in
-argv or a file — and exits when that pipe closes, so it cannot outlive us.
+pipes and no TESTIMONY_PASSPHRASE, receives its state (keys included) as the first message
+on its stdin — never in argv, the environment or a file — and exits when that pipe
+closes, so it cannot outlive us.
 
 Both ends are this program: the pickles never carry anything from outside but bytes.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
 import queue
 import signal
@@ -93,8 +95,10 @@ class WorkerPool:
 class _Worker:
     def __init__(self, state: Any) -> None:
         code = f"import sys; sys.path.insert(0, {_ROOT!r}); from archive.workerpool import serve; serve()"
+        # Not even a passphrase given in our environment: the worker never unlocks anything.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TESTIMONY_PASSPHRASE")}
         self.process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, close_fds=True)
+                                        stdout=subprocess.PIPE, close_fds=True, env=env)
         _send(self.process.stdin, state)
 
     def call(self, job: str, arg: Any) -> tuple[bool, Any]:

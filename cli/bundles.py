@@ -33,6 +33,9 @@ def bundle_export(archive: Archive, to: tuple[str, ...], out: Path, mode: str | 
                   max_size: str | None) -> None:
     """Write every object these peers have not acknowledged into a bundle.
 
+    An export of more records than one bundle's manifest can list (about 12,000 records)
+    is written as several complete bundles, NAME-1of2.tmy and so on, as with --max-size.
+
     Example: testimony bundle export --to "Almaty archive" --out /media/stick/almaty.tmy
     """
     bar = progress_bar(0, "Exporting")

@@ -147,6 +147,26 @@ def test_max_size_splits_into_bundles_each_importable_alone(world, world_templat
         assert a.import_bundle(paths[0]).already_imported
 
 
+def test_an_export_too_many_records_for_one_manifest_is_split(world, monkeypatch):
+    """The manifest is limited to 64 MiB: an export listing more custody events than one
+    manifest holds is written as several bundles, not refused."""
+    from archive import sync
+    with world["field"].open() as f:
+        for i in range(4):
+            f.record(fields={"title": f"Statement {i}", "body": "Seen from the window.\n"},
+                     to=["archive"])
+        expected = _records(f)
+        # Each envelope (one `recorded` and one `exported` event) now costs 24 MiB of
+        # manifest budget: four of them cannot share one manifest.
+        monkeypatch.setattr(sync, "_PER_EVENT", 12 << 20)
+        out = f.export_bundle(["archive"], world.root / "many.tmy")
+    assert len(out.files) >= 2 and out.objects == 4
+    with world["archive"].open() as a:
+        for path, _, _ in out.files:
+            a.import_bundle(path)
+        assert _records(a) == expected
+
+
 def test_max_size_too_small_refused(world):
     (world.root / "big.bin").write_bytes(bytes(300_000))
     with world["field"].open() as f:

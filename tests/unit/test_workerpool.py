@@ -97,7 +97,8 @@ def test_workers_inherit_only_their_pipes(tmp_path):
     assert fds[:3] == [0, 1, 2] and len(fds) <= 4   # stdin, stdout, stderr, the listing itself
 
 
-def test_the_secret_is_not_in_any_workers_command_line():
+def test_the_secret_is_not_in_any_workers_command_line_or_environment(monkeypatch):
+    monkeypatch.setenv("TESTIMONY_PASSPHRASE", "staple violet harbour 1947")
     with WorkerPool(Jobs(SECRET), size=2) as pool:
         pids = {pool.submit("pid", None).result(timeout=30) for _ in range(20)}
         for pid in pids:
@@ -105,6 +106,7 @@ def test_the_secret_is_not_in_any_workers_command_line():
             assert SECRET not in cmdline and SECRET.hex().encode() not in cmdline
             environ = open(f"/proc/{pid}/environ", "rb").read()
             assert SECRET not in environ and SECRET.hex().encode() not in environ
+            assert b"staple violet harbour" not in environ and b"TESTIMONY_PASSPHRASE" not in environ
 
 
 def test_workers_exit_when_the_pool_closes():
