@@ -91,16 +91,29 @@ def sign(seed: bytes, *, purpose: bytes, message: bytes) -> bytes:
     return _signing_key(bytes(seed)).sign(_require_label(purpose) + message).signature
 
 
-def verify(public_key: bytes, *, purpose: bytes, message: bytes, signature: bytes) -> bytes:
-    """The one Ed25519 check (libsodium's strict rules); returns the verified message."""
-    label = _require_label(purpose)
+def _ed25519_verify(public_key: bytes, message: bytes, *, signature: bytes) -> bytes:
+    """The one Ed25519 check (libsodium's strict rules) over raw bytes; returns the message.
+
+    Private: callers use `verify` (label ‖ message) or `verify_sshsig`. It exists so that
+    the Wycheproof vectors (tests/wycheproof/), which sign raw messages, run through the
+    same call as every signature the archive checks.
+    """
     try:
         key = nacl.signing.VerifyKey(bytes(public_key))
-        verified = key.verify(label + bytes(message), bytes(signature))
+        return key.verify(bytes(message), bytes(signature))
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError,
             nacl.exceptions.TypeError, ValueError, TypeError) as e:
         raise SignatureError("signature does not verify") from e
-    return verified[len(label):]
+
+
+def verify(public_key: bytes, *, purpose: bytes, message: bytes, signature: bytes) -> bytes:
+    """Ed25519 check of a signature over label ‖ message; returns the verified message."""
+    label = _require_label(purpose)
+    try:
+        signed = label + bytes(message)
+    except (ValueError, TypeError) as e:  # a message that is not bytes never verifies
+        raise SignatureError("signature does not verify") from e
+    return _ed25519_verify(public_key, signed, signature=signature)[len(label):]
 
 
 # --- X25519 sealed boxes (anonymous recipient stanzas) -------------------------------
@@ -193,16 +206,27 @@ class ChunkKeyer:
         return mac.digest()
 
 
+def _aes_gcm_encrypt(key: bytes, nonce: bytes, plaintext: bytes | memoryview, *, aad: bytes) -> bytes:
+    """AES-GCM → ciphertext‖tag. Private: the archive calls it only through chunk_encrypt;
+    tests/wycheproof/ calls it with the vectors' keys and nonces."""
+    return AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def _aes_gcm_decrypt(key: bytes, nonce: bytes, ciphertext: bytes, *, aad: bytes, what: str) -> bytes:
+    """AES-GCM open, or one IntegrityError (a bad tag, or a nonce/ciphertext it cannot take)."""
+    try:
+        return AESGCM(key).decrypt(nonce, ciphertext, aad)
+    except (InvalidTag, ValueError) as e:
+        raise IntegrityError(f"{what} failed authentication") from e
+
+
 def chunk_encrypt(key: bytes, chunk: bytes | memoryview) -> bytes:
     """AES-256-GCM with a fixed zero nonce: safe because the key is unique to the plaintext."""
-    return AESGCM(key).encrypt(_ZERO_GCM_NONCE, chunk, C.CHUNK_AAD)
+    return _aes_gcm_encrypt(key, _ZERO_GCM_NONCE, chunk, aad=C.CHUNK_AAD)
 
 
 def chunk_decrypt(key: bytes, obj: bytes) -> bytes:
-    try:
-        return AESGCM(key).decrypt(_ZERO_GCM_NONCE, obj, C.CHUNK_AAD)
-    except (InvalidTag, ValueError) as e:
-        raise IntegrityError("an evidence chunk failed authentication") from e
+    return _aes_gcm_decrypt(key, _ZERO_GCM_NONCE, obj, aad=C.CHUNK_AAD, what="an evidence chunk")
 
 
 def constant_time_equal(a: bytes, b: bytes) -> bool:
@@ -293,8 +317,4 @@ def sign_sshsig(seed: bytes, signed_data: bytes) -> bytes:
 def verify_sshsig(public_key: bytes, signed_data: bytes, signature: bytes) -> None:
     if not signed_data.startswith(b"SSHSIG"):
         raise ValueError("only SSHSIG signed data")
-    try:
-        nacl.signing.VerifyKey(bytes(public_key)).verify(signed_data, bytes(signature))
-    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError,
-            nacl.exceptions.TypeError, ValueError, TypeError) as e:
-        raise SignatureError("signature does not verify") from e
+    _ed25519_verify(public_key, signed_data, signature=signature)

@@ -1,0 +1,1 @@
+"""Project Wycheproof vectors run through archive/crypto.py (issue 6, hardening)."""
