@@ -21,7 +21,7 @@ from .ingest import AddSummary, Ingest, RecordWriter, collect_files, display_nam
 from .keys import IdentityCard, SecretKeys
 from .locking import ArchiveLock
 from .passphrase import check_passphrase
-from . import disclosure, report
+from . import disclosure, journal, report
 from .custody import CustodyEvent, chain_order, sign_event
 from .custody import check_event
 from .custodylog import OwnLog, check_head, check_inclusion
@@ -134,7 +134,34 @@ class CheckReport:
                 "records": self.records, "read_data": self.read_data, "problems": self.problems}
 
 
+@dataclass
+class RebuildReport:
+    packs: int = 0
+    objects: int = 0
+    records: int = 0
+    journal_objects: int = 0
+    journal_entries: int = 0
+    moved_aside: Path | None = None
+    unreadable_packs: list[str] = field(default_factory=list)   # damaged: left unindexed
+
+    def to_json(self) -> dict[str, Any]:
+        return {"packs": self.packs, "objects": self.objects, "records": self.records,
+                "journal_objects": self.journal_objects, "journal_entries": self.journal_entries,
+                "moved_aside": str(self.moved_aside) if self.moved_aside else None,
+                "unreadable_packs": self.unreadable_packs}
+
+
 UNKNOWN_KEY = "a key not pinned here"
+_MAGIC_BYTES = max(len(C.ENVELOPE_MAGIC), len(C.JOURNAL_MAGIC))
+
+
+def _kind(head: bytes) -> str:
+    """An object's kind from its first bytes (chunks have no magic: AES-GCM output)."""
+    if head.startswith(C.ENVELOPE_MAGIC):
+        return "envelope"
+    if head.startswith(C.JOURNAL_MAGIC):
+        return "journal"
+    return "chunk"
 
 
 @dataclass
@@ -180,7 +207,7 @@ class Archive:
 
     def __init__(self, home: Path, keys_dir: Path, *, now: Callable[[], str] = utc_now) -> None:
         self.home, self.keys_dir, self._now = Path(home), Path(keys_dir), now
-        if not (self.home / "archive.db").exists():
+        if not (self.home / "archive.db").exists() and not (self.home / "packs").is_dir():
             raise NotFoundError(f"{self.home} is not a testimony archive",
                                 hint="run `testimony init`, or point --home at your archive")
         self._lock = ArchiveLock(self.home)
@@ -193,6 +220,7 @@ class Archive:
             raise
         self._keys: SecretKeys | None = None
         self._sealer: MetaSealer | None = None
+        self._closed = False
 
     # --- lifecycle ------------------------------------------------------------------------
     @classmethod
@@ -223,9 +251,62 @@ class Archive:
         archive._set_keys(secrets_)
         return archive
 
+    @classmethod
+    def rebuild_index(cls, home: Path, keys_dir: Path, *, passphrase: str,
+                      now: Callable[[], str] = utc_now) -> tuple["Archive", RebuildReport]:
+        """A new archive.db from the packs and the keys: objects and records from the
+        packs, everything else replayed from the journal objects (format.md §26). The old
+        index, if any, is kept beside it as archive.db.damaged-TIME. Returns the archive,
+        open and unlocked, and what was rebuilt."""
+        home, keys_dir = Path(home), Path(keys_dir)
+        if not (home / "packs").is_dir():
+            raise NotFoundError(f"{home} is not a testimony archive (it has no packs/ folder)",
+                                hint="point --home at the archive folder")
+        # The passphrase first: a wrong one must change nothing.
+        secrets_ = keyfiles.load_secret_keys(keys_dir, passphrase_bytes(passphrase))
+        report = RebuildReport()
+        lock = ArchiveLock(home)   # no other testimony process may use the old index meanwhile
+        try:
+            report.moved_aside = Index.move_aside(home, now().replace(":", ""))
+            Index.create(home).close()
+        finally:
+            lock.release()
+        archive = cls(home, keys_dir, now=now)   # recovery indexes every pack, hashing each object
+        try:
+            archive._set_keys(secrets_)
+            report.unreadable_packs = [p for p in archive.store.pack_ids()
+                                       if p not in archive.index.pack_ids()]
+            entries = []
+            for object_id in archive.index.objects_of_kind("journal"):
+                entries += journal.open_object(secrets_.index_key, archive._read_object(object_id))
+                report.journal_objects += 1
+            with archive.index.transaction():
+                archive.index.replay_journal(entries)
+            report.journal_entries = len({e[0] for e in entries})
+            archive._index_unread_envelopes()
+            counts = archive.index.counts()
+            report.packs, report.objects, report.records = counts["packs"], counts["objects"], counts["records"]
+        except BaseException:
+            archive.close()
+            raise
+        return archive, report
+
     def close(self) -> None:
-        self.index.close()
-        self._lock.release()
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._keys is not None:
+                self.flush_journal()
+        except OSError:
+            pass   # the entries stay in the index and are mirrored on the next open
+        finally:
+            self.index.close()
+            self._lock.release()
+
+    def flush_journal(self) -> int:
+        """Mirror what only the index knows into the store (journal.py)."""
+        return journal.flush(self.index, self.store, self.keys.index_key)
 
     def __enter__(self) -> "Archive":
         return self
@@ -236,6 +317,7 @@ class Archive:
     def unlock(self, passphrase: str) -> None:
         self._set_keys(keyfiles.load_secret_keys(self.keys_dir, passphrase_bytes(passphrase)))
         self._index_unread_envelopes()
+        self.flush_journal()   # entries a crashed command committed but did not mirror
 
     def _set_keys(self, secrets_: SecretKeys) -> None:
         self._keys, self._sealer = secrets_, MetaSealer(secrets_.index_key)
@@ -268,8 +350,7 @@ class Archive:
             except ArchiveError:
                 continue  # reported by `check`; never trusted
             # Its objects were just hashed by scan_pack: their first bytes are enough here.
-            kinds = {e.object_id: ("envelope" if self.store.head(pack_id, e, len(C.ENVELOPE_MAGIC))
-                                   == C.ENVELOPE_MAGIC else "chunk") for e in entries}
+            kinds = {e.object_id: _kind(self.store.head(pack_id, e, _MAGIC_BYTES)) for e in entries}
             size = self.store.pack_path(pack_id).stat().st_size
             self.index.commit_pack(ClosedPack(pack_id, size, entries), kinds=kinds, records=[], dedup=[])
 

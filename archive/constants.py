@@ -26,10 +26,11 @@ TREE_HEAD = _label("tree-head")
 INDEX_META = _label("index/meta")
 INDEX_DEDUP = _label("index/dedup")
 INDEX_PEER = _label("index/peer")
+INDEX_JOURNAL = _label("index/journal")
 
 ALL_LABELS = (
     FINGERPRINT, IDENTITY, REVOCATION, STATEMENT, RECORD, FIELD, CHUNK, PACK,
-    BUNDLE, CUSTODY, TREE_HEAD, INDEX_META, INDEX_DEDUP, INDEX_PEER,
+    BUNDLE, CUSTODY, TREE_HEAD, INDEX_META, INDEX_DEDUP, INDEX_PEER, INDEX_JOURNAL,
 )
 
 # AES-GCM associated data of every chunk object (not a prefix: a fixed AAD).
@@ -38,6 +39,7 @@ CHUNK_AAD = b"testimony/v1/chunk"
 # Format magics (clear, except bundles which have none).
 ENVELOPE_MAGIC = b"TESTIMONY-ENVELOPE-1\n"
 PACK_MAGIC = b"TESTIMONY-PACK-1\n"
+JOURNAL_MAGIC = b"TESTIMONY-JOURNAL-1\n"
 SECRET_KEY_MAGIC = b"TESTIMONY-SECRET-1\n"
 
 # Format versions carried inside JSON documents.
@@ -87,7 +89,7 @@ MAX_OBJECT_BYTES = 16 * 1024 * 1024 + 1024 * 1024   # a chunk object, or an enve
 MIN_ID_PREFIX = 8
 
 # Index.
-INDEX_SCHEMA_VERSION = 3   # = len(index.MIGRATIONS); tests/unit/test_index.py checks it
+INDEX_SCHEMA_VERSION = 4   # = len(index.MIGRATIONS); tests/unit/test_index.py checks it
 
 # Bundles (format.md §bundle). No magic and no clear length: only random-looking bytes.
 BUNDLE_TYPE = "testimony/bundle"

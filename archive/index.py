@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator
 import sqlite_utils
 
 from . import constants as C
-from . import crypto
+from . import crypto, journal
 from .encoding import canonical, parse_canonical
 from .errors import FormatError, NotFoundError, UsageError
 from .store import ClosedPack, Located
@@ -64,7 +64,12 @@ def _migrate_3(db: sqlite_utils.Database) -> None:
     db["forks"].create({"id": bytes, "log": str, "sealed": bytes}, pk="id")
 
 
-MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3]  # index i takes schema version i to i + 1
+def _migrate_4(db: sqlite_utils.Database) -> None:
+    # What only the index knows is journaled, to be mirrored into the store (journal.py).
+    journal.install(db)
+
+
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4]  # index i takes schema version i to i + 1
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,9 @@ class Index:
     def __init__(self, home: Path) -> None:
         self.path = home / DB_FILE
         if not self.path.exists():
+            if (home / "packs").is_dir():
+                raise NotFoundError(f"the index {self.path} is missing",
+                                    hint="rebuild it from the packs: testimony check --rebuild-index")
             raise NotFoundError(f"{home} is not a testimony archive",
                                 hint="run `testimony init`, or point --home at your archive")
         try:
@@ -87,7 +95,8 @@ class Index:
             self.migrate()
         except sqlite3.DatabaseError as e:
             raise FormatError(f"the index {self.path} is damaged ({e})",
-                              hint="the packs are the truth and are untouched: restore archive.db from a backup") from e
+                              hint="the packs are the truth and are untouched: "
+                                   "testimony check --rebuild-index") from e
 
     @classmethod
     def create(cls, home: Path) -> "Index":
@@ -97,6 +106,25 @@ class Index:
 
     def close(self) -> None:
         self.db.conn.close()
+
+    @staticmethod
+    def move_aside(home: Path, stamp: str) -> Path | None:
+        """Rename a damaged archive.db (and its -wal, -shm) out of the way, kept for
+        inspection; None if there was none."""
+        path = home / DB_FILE
+        if not path.exists():
+            for suffix in ("-wal", "-shm"):   # a stray journal would be applied to the new db
+                (home / f"{DB_FILE}{suffix}").unlink(missing_ok=True)
+            return None
+        kept = home / f"{DB_FILE}.damaged-{stamp}"
+        for suffix in ("", "-wal", "-shm"):
+            if (home / f"{DB_FILE}{suffix}").exists():
+                os.replace(home / f"{DB_FILE}{suffix}", home / f"{DB_FILE}.damaged-{stamp}{suffix}")
+        return kept
+
+    def objects_of_kind(self, kind: str) -> list[bytes]:
+        return [r[0] for r in self.db.execute("SELECT id FROM objects WHERE kind = ? ORDER BY pack, offset",
+                                              [kind])]
 
     # --- schema ---------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -366,6 +394,24 @@ class Index:
         """Envelope id → how many custody events we hold about it (one query)."""
         return {r[0]: r[1] for r in self.db.execute(
             "SELECT envelope, COUNT(*) FROM custody GROUP BY envelope")}
+
+    def journal_pending(self) -> list[tuple[int, str, str, str]]:
+        """Journal entries (seq, table, op, row JSON) not yet mirrored into the store."""
+        return [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
+            "SELECT seq, tbl, op, row FROM journal ORDER BY seq")]
+
+    def drop_journal(self, up_to: int) -> None:
+        """Forget entries now mirrored in a journal object (inside the pack's transaction)."""
+        self.db.execute("DELETE FROM journal WHERE seq <= ?", [up_to])
+
+    def replay_journal(self, entries: list[tuple[int, str, str, list[Any]]]) -> int:
+        """Rebuild: apply mirrored entries in order; new entries continue after them."""
+        last = journal.replay(self.db, entries)
+        self.db.execute("DELETE FROM journal")   # what replay itself journaled is in the store
+        if self.db.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'journal'",
+                           [last]).rowcount == 0:
+            self.db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('journal', ?)", [last])
+        return last
 
     def mark_unreadable(self, envelopes: Iterable[bytes]) -> None:
         self._insert("unreadable", ("envelope",), ((e,) for e in envelopes))

@@ -11,7 +11,7 @@ import click
 from archive.api import Archive
 
 from .main import cli
-from .options import json_option, open_archive, passphrase_file_option
+from .options import homes, json_option, open_archive, passphrase_file_option, read_passphrase
 
 
 @cli.command()
@@ -53,25 +53,48 @@ def verify(ctx: click.Context, record_id: str | None, report_file: Path | None, 
 @cli.command()
 @click.option("--read-data", is_flag=True,
               help="Also re-hash every object and open every record (needs the passphrase).")
+@click.option("--rebuild-index", is_flag=True,
+              help="Rebuild archive.db from the packs and the keys (needs the passphrase); "
+                   "a damaged index is kept aside, never deleted.")
 @json_option
 @passphrase_file_option
 @click.pass_context
-def check(ctx: click.Context, read_data: bool, as_json: bool, passphrase_file) -> None:
+def check(ctx: click.Context, read_data: bool, rebuild_index: bool, as_json: bool,
+          passphrase_file) -> None:
     """Check the object store against the index; exit 1 on any problem.
 
-    Without --read-data it needs no passphrase.
+    Without --read-data it needs no passphrase. With --rebuild-index it first makes a new
+    index from the packs: records from their envelopes; peers, custody, bundles and
+    acknowledgements from the sealed journal the archive keeps in its packs.
 
     Example: testimony check --read-data
     """
-    archive: Archive = open_archive(ctx, unlock=read_data, passphrase_file=passphrase_file)
+    rebuilt = None
+    if rebuild_index:
+        home, keys = homes(ctx)
+        archive, rebuilt = Archive.rebuild_index(home, keys, passphrase=read_passphrase(passphrase_file))
+        ctx.call_on_close(archive.close)
+    else:
+        archive = open_archive(ctx, unlock=read_data, passphrase_file=passphrase_file)
     report = archive.check(read_data=read_data)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
+        out = report.to_json()
+        if rebuilt is not None:
+            out["rebuilt"] = rebuilt.to_json()
+        click.echo(json.dumps(out, indent=2))
     else:
+        if rebuilt is not None:
+            if rebuilt.moved_aside:
+                click.echo(f"the old index was kept as {rebuilt.moved_aside}")
+            for pack_id in rebuilt.unreadable_packs:
+                click.echo(f"PROBLEM  pack {pack_id[:16]} is damaged and was left out of the index")
+            click.echo(f"rebuilt the index: {rebuilt.records} records, {rebuilt.objects} objects in "
+                       f"{rebuilt.packs} packs, {rebuilt.journal_entries:,} journal entries replayed "
+                       f"from {rebuilt.journal_objects} journal objects")
         for problem in report.problems:
             click.echo(f"PROBLEM  {problem}")
         what = "every object re-hashed" if read_data else "structure only; --read-data re-hashes"
         click.echo(f"{report.packs} packs, {report.objects} objects, {report.records} records "
                    f"({what}): " + ("ok" if report.ok else f"{len(report.problems)} problem(s)"))
-    if not report.ok:
+    if not report.ok or (rebuilt is not None and rebuilt.unreadable_packs):
         sys.exit(1)

@@ -8,6 +8,8 @@ isolation; `run()` runs `python -m cli` as a real subprocess.
 
 from __future__ import annotations
 
+from archive import constants as C
+
 import hashlib
 import os
 import re
@@ -161,7 +163,18 @@ class CliHome:
         return self.home / "packs" / pack_id[:2] / pack_id
 
     def packs(self) -> list[Path]:
+        """The packs holding records and evidence (not the index journal's own packs)."""
+        return [p for p in self.all_packs() if not self.is_journal_pack(p)]
+
+    def all_packs(self) -> list[Path]:
         return sorted(p for p in (self.home / "packs").glob("*/*") if p.is_file())
+
+    @staticmethod
+    def is_journal_pack(path: Path) -> bool:
+        first_object = len(C.PACK_MAGIC) + 32 + 4
+        with open(path, "rb") as f:
+            f.seek(first_object)
+            return f.read(len(C.JOURNAL_MAGIC)) == C.JOURNAL_MAGIC
 
     def tmp_files(self) -> list[Path]:
         return sorted((self.home / "tmp").iterdir())

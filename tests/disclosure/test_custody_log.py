@@ -40,7 +40,15 @@ def _record(site, *titles: str, out) -> list[str]:
 
 
 def _without_forks(state: dict) -> dict:
-    return {**state, "tables": {k: v for k, v in state["tables"].items() if k != "forks"}}
+    """The state less the fork evidence: its rows, and the journal pack (and journal
+    counter) that mirror them into the store (journal.py)."""
+    objects = state["tables"]["objects"]
+    journal_packs = {row[1] for row in objects if row[4] == "journal"}
+    tables = {k: v for k, v in state["tables"].items() if k not in ("forks", "sqlite_sequence")}
+    tables["objects"] = [row for row in objects if row[4] != "journal"]
+    tables["packs"] = [row for row in tables["packs"] if row[0] not in journal_packs]
+    packs = {k: v for k, v in state["packs"].items() if k not in journal_packs}
+    return {**state, "tables": tables, "packs": packs}
 
 
 @pytest.mark.parametrize("later, message", [

@@ -102,10 +102,12 @@ class Site:
                 "tmp": sorted(p.name for p in (self.home / "tmp").iterdir())}
 
     def summary(self) -> dict:
-        """What a bundle import adds: record ids, object ids, custody rows, bundles received."""
+        """What a bundle import adds: record ids, object ids, custody rows, bundles received.
+        (Journal objects are left out: each is sealed with a fresh nonce.)"""
         with self.db() as db:
             q = lambda sql: {r[0] for r in db.execute(sql)}  # noqa: E731
-            return {"records": q("SELECT id FROM records"), "objects": q("SELECT id FROM objects"),
+            return {"records": q("SELECT id FROM records"),
+                    "objects": q("SELECT id FROM objects WHERE kind != 'journal'"),
                     "custody": db.execute("SELECT COUNT(*) FROM custody").fetchone()[0],
                     "received": q("SELECT bundle FROM received"),
                     "peer_has": db.execute("SELECT COUNT(*) FROM peer_has").fetchone()[0]}

@@ -74,7 +74,7 @@ def test_damaged_index_is_a_format_error_with_a_hint(tmp_path):
     (tmp_path / DB_FILE).write_bytes(b"this is not a database" * 100)
     with pytest.raises(FormatError) as e:
         Index(tmp_path)
-    assert "backup" in e.value.hint and "packs" in e.value.hint
+    assert "--rebuild-index" in e.value.hint and "packs" in e.value.hint
 
 
 def test_commit_pack_and_locate(index):
