@@ -47,6 +47,9 @@ def install(db: Any) -> None:
             db.execute(f"CREATE TRIGGER journal_{table}_{event.lower()} AFTER {event} ON {table} "
                        f"BEGIN INSERT INTO journal (tbl, op, row) "
                        f"VALUES ('{table}', '{op}', {image(prefix)}); END")
+        # An index made before the journal existed: its rows are journaled once, now.
+        db.execute(f"INSERT INTO journal (tbl, op, row) SELECT '{table}', 'put', "
+                   f"{image(table)} FROM {table}")
 
 
 def _columns(db: Any, table: str) -> list[tuple[str, bool]]:
