@@ -395,10 +395,9 @@ class Index:
         return {r[0]: r[1] for r in self.db.execute(
             "SELECT envelope, COUNT(*) FROM custody GROUP BY envelope")}
 
-    def journal_pending(self) -> list[tuple[int, str, str, str]]:
-        """Journal entries (seq, table, op, row JSON) not yet mirrored into the store."""
-        return [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
-            "SELECT seq, tbl, op, row FROM journal ORDER BY seq")]
+    def journal_last(self) -> int | None:
+        """The last journal entry not yet mirrored into the store, if any."""
+        return self.db.execute("SELECT MAX(seq) FROM journal").fetchone()[0]
 
     def drop_journal(self, up_to: int) -> None:
         """Forget entries now mirrored in a journal object (inside the pack's transaction)."""
