@@ -191,3 +191,18 @@ def test_journal_objects_are_sealed(world):
     with sqlite3.connect(site.home / "archive.db") as db:
         kinds = {r[0] for r in db.execute("SELECT kind FROM objects")}
     assert "journal" in kinds
+
+
+def test_a_planted_journal_object_fails_the_rebuild_with_one_line(world):
+    """A correctly named pack holding a journal object not sealed under our index key
+    (someone else's, or forged): the rebuild refuses to replay anything from it."""
+    from archive import constants as C
+    from archive.store import Store
+    site = world["field"]
+    writer = Store(site.home).writer()
+    forged = C.JOURNAL_MAGIC + os.urandom(24 + 200)
+    writer.add(crypto.sha256(forged), forged)
+    writer.close()
+    (site.home / "archive.db").unlink()
+    line = assert_error(site.run("check", "--rebuild-index"), "journal object failed authentication")
+    assert "Traceback" not in line
