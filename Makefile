@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-compare install clean
+.PHONY: demo test bench bench-compare install clean fuzz
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ bench: $(STAMP)
 
 bench-compare: $(STAMP)
 	$(BIN)/python -m benchmarks.compare
+
+# Every atheris harness in tests/fuzz/, one after another, FUZZ_SECONDS each, from the
+# seed corpus (left unchanged); prints the executions of each. `make fuzz FUZZ_SECONDS=600`
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz.run --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .benchmarks

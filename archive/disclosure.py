@@ -383,7 +383,11 @@ def _check_revealed(folder: Path, report: DisclosureReport, state: dict) -> bool
                 or entry["sha256"] != value["sha256"] or entry["size"] != value["size"]):
             return report.add("attachments", False, f"the file entry for {value['name']!r} is wrong")
         target = folder / path
-        if not target.is_file() or target.stat().st_size != value["size"]:
+        try:
+            present = target.is_file() and target.stat().st_size == value["size"]
+        except OSError:  # e.g. a name too long for the file system (fuzz: long-attachment-path)
+            present = False
+        if not present:
             return report.add("attachments", False, f"{path} is missing or has the wrong size")
         h = hashlib.sha256()
         with open(target, "rb") as f:

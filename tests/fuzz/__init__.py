@@ -1,0 +1,1 @@
+"""Fuzzing: atheris harnesses for every parser of untrusted bytes (see tests/fuzz/README.md)."""
