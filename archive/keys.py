@@ -229,4 +229,8 @@ def load_secret_keys(keys_dir: Path, passphrase: bytes) -> SecretKeys:
     if mode & 0o077:
         raise KeyAccessError(f"the secret key file is readable by others (mode {mode:o})",
                              hint=f"run: chmod 600 {path}")
+    folder = stat.S_IMODE(os.stat(keys_dir).st_mode)
+    if folder & 0o077:  # others could swap or add files beside the key (SECURITY.md: 0700)
+        raise KeyAccessError(f"the keys folder {keys_dir} is open to others (mode {folder:o})",
+                             hint=f"run: chmod 700 {keys_dir}")
     return decode_secret_key_file(data, passphrase)

@@ -232,7 +232,9 @@ class Sync:
                     progress(len(data))
                 yield oid, data
 
-        tmp = path.with_name(f".{path.name}.partial")
+        # A name of its own: the partial file of an export killed earlier must neither
+        # block this one (reported as "already exists") nor be another process's to delete.
+        tmp = path.with_name(f".{path.name}.{crypto.random_bytes(8).hex()}.partial")
         try:
             with open(tmp, "xb") as f:
                 size = write_bundle(f, recipient_box_keys=[p.card.box_key for p in recipients],

@@ -13,7 +13,7 @@ import click
 from archive import __version__
 from archive.api import Archive
 from archive.constants import DEFAULT_KDF, KDF_PROFILES
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, disk_error
 
 from .options import homes, passphrase_file_option, read_passphrase
 
@@ -93,16 +93,16 @@ def main() -> None:
         click.echo("\nInterrupted: what was already committed is kept; nothing else was written.",
                    err=True)
         sys.exit(1)
-    except ArchiveError as e:
+    except Exception as e:
         if debug:
             raise
-        click.echo(f"Error: {e}", err=True)
-        if e.hint:
-            click.echo(f"Hint: {e.hint}", err=True)
-        sys.exit(1)
-    except Exception as e:  # our own bug: still one line, never a traceback by default
-        if debug:
-            raise
-        click.echo(f"Error: unexpected {type(e).__name__}; nothing more was written. "
-                   "Run again with --debug and report it.", err=True)
+        # A full, read-only or failing disk is the machine's answer, not damage or a bug.
+        shown = disk_error(e) or e
+        if isinstance(shown, ArchiveError):
+            click.echo(f"Error: {shown}", err=True)
+            if shown.hint:
+                click.echo(f"Hint: {shown.hint}", err=True)
+        else:  # our own bug: still one line, never a traceback by default
+            click.echo(f"Error: unexpected {type(e).__name__}; nothing more was written. "
+                       "Run again with --debug and report it.", err=True)
         sys.exit(1)
