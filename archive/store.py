@@ -50,7 +50,8 @@ class PackWriter:
     def __init__(self, store: "Store") -> None:
         self._store = store
         self._tmp = store.tmp_dir / f"{secrets.token_hex(16)}.pack"
-        self._file = open(self._tmp, "xb")
+        # 0600 whatever the umask: a home copied out must not expose its packs.
+        self._file = os.fdopen(os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
         self._file.write(C.PACK_MAGIC)
         self._size = len(C.PACK_MAGIC)
         self._entries: list[Located] = []
@@ -98,7 +99,7 @@ class PackWriter:
         pack_id = pack_id_for([e.object_id for e in self._entries])
         folder = self._store.packs_dir / pack_id[:2]
         created = not folder.exists()
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
         os.replace(self._tmp, folder / pack_id)
         fsync_dir(folder)
         if created:

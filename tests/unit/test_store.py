@@ -207,3 +207,18 @@ def test_pack_ids_ignore_stray_files(store):
     closed = _write_pack(store, b"a")
     (store.packs_dir / "README").write_text("stray")
     assert list(store.pack_ids()) == [closed.pack_id]
+
+
+def test_packs_and_their_folders_are_private_whatever_the_umask(tmp_path):
+    store = Store(tmp_path)
+    store.create()
+    old = os.umask(0)
+    try:
+        writer = store.writer()
+        writer.add(hashlib.sha256(b"evidence").digest(), b"evidence")
+        pack = writer.close()
+    finally:
+        os.umask(old)
+    path = store.pack_path(pack.pack_id)
+    assert (os.stat(path).st_mode & 0o777) == 0o600
+    assert (os.stat(path.parent).st_mode & 0o777) == 0o700
