@@ -34,7 +34,7 @@ from .encoding import canonical, from_hex, parse_canonical, parse_time
 from .errors import ArchiveError, FormatError, UsageError
 from .fsutil import fsync_dir, safe_file_name
 from .keys import IdentityCard, parse_card
-from .records import OpenedRecord, check_disclosure, check_statement, record_id, verify_statement
+from .records import OpenedRecord, check_disclosure, committed_digests, check_statement, record_id, verify_statement
 
 STATEMENT = "statement.json"
 SSH_SIGNATURE = "statement.json.sig"
@@ -364,7 +364,8 @@ def _check_revealed(folder: Path, report: DisclosureReport, state: dict) -> bool
     statement, disclosure = state["statement"], state["disclosure"]
     if not isinstance(disclosure["revealed"], list) or not isinstance(disclosure["files"], list):
         raise FormatError("disclosure.json is malformed")
-    revealed = [check_disclosure(statement, item) for item in disclosure["revealed"]]
+    committed = committed_digests(statement)
+    revealed = [check_disclosure(statement, item, committed) for item in disclosure["revealed"]]
     digests = [crypto.sha256(canonical(list(d))) for d in revealed]
     if len(set(digests)) != len(digests):
         return report.add("revealed fields", False, "a field is revealed twice")
