@@ -96,8 +96,11 @@ def test_ctrl_c_during_add_keeps_what_was_committed_and_nothing_else(archive_hom
     folder = tmp_path / "big"
     count = 160
     _big_corpus(folder, count, 1024 * 1024)  # 160 MiB: several packs of ~16 MiB
+    # A suite started in the background (CI, nohup) inherits SIGINT ignored, and Python
+    # keeps an ignored SIGINT ignored: give the child the default, as a terminal would.
     p = subprocess.Popen([sys.executable, "-m", "cli", "add", str(folder)], cwd=REPO,
-                         env=archive_home.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         env=archive_home.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Wait until its first pack is in packs/ (a batch about to commit, or committed),
     # then press Ctrl-C at once: on a quiet machine the whole add takes well under a
     # second, so a fixed pause here could let it finish first.
