@@ -31,7 +31,7 @@ from .keys import SecretKeys
 from .peerbook import PeerBook
 from .prefetch import prefetched
 from .peers import Peer, check_revocation
-from .receiving import Receipt, Workers
+from .receiving import Receipt, Workers, custody_row
 from .store import PackWriter, Store
 
 _SIZE_RE = re.compile(r"\A\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:I?B)?\s*\Z", re.IGNORECASE)
@@ -104,9 +104,7 @@ class Sync:
 
     # --- custody rows ----------------------------------------------------------------------
     def custody_row(self, event: CustodyEvent) -> tuple[bytes, bytes, bytes, bytes | None]:
-        own = event.actor == self.keys.card.fingerprint
-        return self.sealer.custody_row(event.event_id, event.envelope, event.raw,
-                                       leaf=event.leaf_hash if own else None)
+        return custody_row(self.sealer, self.keys.card.fingerprint, event)
 
     def events_for(self, envelopes: list[bytes]) -> list[CustodyEvent]:
         """Stored custody events. Each was checked (or signed by us) when stored, and the
