@@ -276,7 +276,13 @@ class Archive:
         report = RebuildReport()
         lock = ArchiveLock(home)   # no other testimony process may use the old index meanwhile
         try:
-            report.moved_aside = Index.move_aside(home, now().replace(":", ""))
+            stamp = now().replace(":", "")
+            report.moved_aside = Index.move_aside(home, stamp)
+            # An import's list of staged packs means "delete these unless the index has
+            # them"; a new index has none of them, committed or not: adopt them instead.
+            staged = Store(home).journal_path
+            if staged.exists():
+                os.replace(staged, staged.with_name(f"{staged.name}.kept-{stamp}"))
             Index.create(home).close()
         finally:
             lock.release()

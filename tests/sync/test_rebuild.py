@@ -206,3 +206,25 @@ def test_a_planted_journal_object_fails_the_rebuild_with_one_line(world):
     (site.home / "archive.db").unlink()
     line = assert_error(site.run("check", "--rebuild-index"), "journal object failed authentication")
     assert "Traceback" not in line
+
+
+def test_a_leftover_import_journal_never_deletes_packs_during_a_rebuild(world):
+    """A crash between an import's commit and the removal of its list of staged packs,
+    then the index lost: a new index has none of those packs, and deleting them (what the
+    list means on a normal open) would lose a committed import. They are adopted."""
+    with world["field"].open() as f:
+        rid = f.record(fields={"title": "Carried"}, to=["archive"])
+        f.export_bundle(["archive"], world.root / "b.tmy")
+    site = world["archive"]
+    with site.open() as a:
+        a.import_bundle(world.root / "b.tmy")
+        with site.db() as db:
+            packs = [r[0] for r in db.execute("SELECT DISTINCT pack FROM objects WHERE kind != 'journal'")]
+    a.store.begin_staged(packs)            # as if the crash came right after the commit
+    (site.home / "archive.db").unlink()
+    archive, report = Archive.rebuild_index(site.home, site.keys, passphrase=TEST_PASSPHRASE)
+    with archive:
+        assert rid in _records(archive)
+        assert archive.check(read_data=True).ok
+    assert all((site.home / "packs" / p[:2] / p).exists() for p in packs)
+    assert not (site.home / "import.pending").exists()
