@@ -14,7 +14,7 @@ from . import constants as C
 from . import crypto, keys as keyfiles
 from .chunks import decrypt_file_chunks
 from .encoding import format_time
-from .errors import (ArchiveError, FormatError, IntegrityError, KeyAccessError, NotFoundError,
+from .errors import (ArchiveError, disk_error, FormatError, IntegrityError, KeyAccessError, NotFoundError,
                      SignatureError, TrustError, UsageError)
 from .fsutil import make_private_dir, safe_file_name, write_atomic
 from .index import Index, MetaSealer, RecordRow
@@ -312,9 +312,7 @@ class Archive:
         self._closed = True
         try:
             if self._keys is not None:
-                self.flush_journal()
-        except OSError:
-            pass   # the entries stay in the index and are mirrored on the next open
+                self._flush_journal_if_possible()
         finally:
             self.index.close()
             self._lock.release()
@@ -322,6 +320,15 @@ class Archive:
     def flush_journal(self) -> int:
         """Mirror what only the index knows into the store (journal.py)."""
         return journal.flush(self.index, self.store, self.keys.index_key)
+
+    def _flush_journal_if_possible(self) -> None:
+        """A full or read-only disk only postpones the mirror: the entries stay in the
+        index, and the next command that can write flushes them."""
+        try:
+            self.flush_journal()
+        except Exception as e:
+            if disk_error(e) is None:
+                raise
 
     def __enter__(self) -> "Archive":
         return self
@@ -332,7 +339,7 @@ class Archive:
     def unlock(self, passphrase: str) -> None:
         self._set_keys(keyfiles.load_secret_keys(self.keys_dir, passphrase_bytes(passphrase)))
         self._index_unread_envelopes()
-        self.flush_journal()   # entries a crashed command committed but did not mirror
+        self._flush_journal_if_possible()   # entries a crashed command committed, not mirrored
 
     def _set_keys(self, secrets_: SecretKeys) -> None:
         self._keys, self._sealer = secrets_, MetaSealer(secrets_.index_key)

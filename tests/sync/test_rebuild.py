@@ -228,3 +228,34 @@ def test_a_leftover_import_journal_never_deletes_packs_during_a_rebuild(world):
         assert archive.check(read_data=True).ok
     assert all((site.home / "packs" / p[:2] / p).exists() for p in packs)
     assert not (site.home / "import.pending").exists()
+
+
+def test_a_disk_that_refuses_the_flush_only_postpones_it(world, monkeypatch):
+    """Reading an archive on a full or read-only disk still works; the journal entries
+    wait in the index and are mirrored by the next command that can write."""
+    import errno
+    site = world["field"]
+    with site.open() as f:
+        f.set_default_recipients(["archive"])
+        real_flush = journal.flush
+
+        def refused(*args, **kwargs):
+            raise OSError(errno.EROFS, "Read-only file system")
+        monkeypatch.setattr(journal, "flush", refused)
+        f.set_default_recipients(["lawyer"])
+    assert_ok(site.run("list"))     # another process, on a disk that can write again
+    monkeypatch.setattr(journal, "flush", real_flush)
+    with site.db() as db:
+        assert db.execute("SELECT COUNT(*) FROM journal").fetchone()[0] == 0
+    (site.home / "archive.db").unlink()
+    archive, _ = Archive.rebuild_index(site.home, site.keys, passphrase=TEST_PASSPHRASE)
+    with archive:
+        assert archive.default_recipients() == ["lawyer"]
+
+
+def test_a_flush_that_fails_for_another_reason_is_not_hidden(world, monkeypatch):
+    site = world["field"]
+    monkeypatch.setattr(journal, "flush", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        with site.open():
+            pass
