@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from .custodylog import OwnLog, check_head, check_inclusion
 from .ingest import recorded_event
 from .peerbook import PeerBook
 from .receiving import refused_as_revoked, sealed_meta
+from .rehashing import FileChecks
 from .peers import Peer, Revocation
 from .records import Draft, OpenedRecord, create_record, index_meta, open_envelope
 from .store import ClosedPack, Store
@@ -158,6 +160,13 @@ def _scan(store: Store, pack_id: str, read_data: bool) -> tuple[list, str | None
         return store.scan_pack(pack_id, read_data=read_data), None
     except ArchiveError as e:
         return [], str(e)
+
+
+def _file_verdict(check: RecordCheck, name: str, problem: str | None) -> None:
+    if problem is None:
+        check.attachments_checked += 1
+    else:
+        check.problems.append(f"attachment {name!r}: {problem}")
 
 
 UNKNOWN_KEY = "a key not pinned here"
@@ -576,35 +585,40 @@ class Archive:
         ids = [self.resolve(prefix)] if prefix else [r.record_id for r in self.index.records()]
         report = VerifyReport()
         revoked = self.sync.revocation_dates()
-        for record_id in ids:
-            check = RecordCheck(record_id)
-            report.records.append(check)
-            try:
-                opened = self._open(record_id)
-            except (IntegrityError, FormatError, SignatureError, TrustError, NotFoundError) as e:
-                check.problems.append(str(e))
-                continue
-            check.signer = self._signer(opened.author_fingerprint)
-            if refused_as_revoked(opened, revoked):
-                check.problems.append("signed by a revoked key after its revocation")
-            try:
-                events = self.sync.events_for([self.index.record(record_id).envelope_id])
-                check.custody_events = len(events)
-                if not any(e.event == "recorded" for e in events) and opened.author_fingerprint == self.keys.card.fingerprint:
-                    check.problems.append("its `recorded` custody event is missing")
-            except ArchiveError as e:
-                check.problems.append(f"custody: {e}")
-            for attachment in opened.attachments:
-                try:
-                    for _ in decrypt_file_chunks(opened.chunks[attachment["sha256"]], self._read_object,
-                                                 size=attachment["size"], sha256_hex=attachment["sha256"]):
-                        pass
-                    check.attachments_checked += 1
-                except (IntegrityError, FormatError) as e:
-                    check.problems.append(f"attachment {attachment['name']!r}: {e}")
-            if progress:
-                progress(1)
+        evidence = self.index.chunk_bytes() if not prefix else 0
+        with FileChecks(self.home, evidence_bytes=evidence) as files:
+            for record_id in ids:
+                report.records.append(self._verify_record(record_id, revoked, files))
+                if progress:
+                    progress(1)
+            files.finish()
         return report
+
+    def _verify_record(self, record_id: str, revoked: dict[str, str], files: FileChecks) -> RecordCheck:
+        """Signatures and custody here; each file's hash by `files` (its chunks' places
+        looked up here: the index stays in this thread)."""
+        check = RecordCheck(record_id)
+        try:
+            opened = self._open(record_id)
+        except (IntegrityError, FormatError, SignatureError, TrustError, NotFoundError) as e:
+            check.problems.append(str(e))
+            return check
+        check.signer = self._signer(opened.author_fingerprint)
+        if refused_as_revoked(opened, revoked):
+            check.problems.append("signed by a revoked key after its revocation")
+        try:
+            events = self.sync.events_for([self.index.record(record_id).envelope_id])
+            check.custody_events = len(events)
+            if not any(e.event == "recorded" for e in events) and opened.author_fingerprint == self.keys.card.fingerprint:
+                check.problems.append("its `recorded` custody event is missing")
+        except ArchiveError as e:
+            check.problems.append(f"custody: {e}")
+        for attachment in opened.attachments:
+            refs = opened.chunks[attachment["sha256"]]
+            places = {bytes.fromhex(r["id"]): self.index.locate(bytes.fromhex(r["id"])) for r in refs}
+            files.add((refs, places, attachment["size"], attachment["sha256"]),
+                      functools.partial(_file_verdict, check, attachment["name"]))
+        return check
 
     def check(self, *, read_data: bool = False) -> CheckReport:
         """Store integrity: packs against the index; with read_data, every object's hash."""

@@ -122,6 +122,10 @@ class Index:
                 os.replace(home / f"{DB_FILE}{suffix}", home / f"{DB_FILE}.damaged-{stamp}{suffix}")
         return kept
 
+    def chunk_bytes(self) -> int:
+        """Bytes of evidence chunks in the store (how much a full verify reads)."""
+        return self.db.execute("SELECT COALESCE(SUM(length), 0) FROM objects WHERE kind = 'chunk'").fetchone()[0]
+
     def objects_of_kind(self, kind: str) -> list[bytes]:
         return [r[0] for r in self.db.execute("SELECT id FROM objects WHERE kind = ? ORDER BY pack, offset",
                                               [kind])]
