@@ -73,9 +73,10 @@ def pending(db: Any, up_to: int) -> Iterator[bytes]:
         for row in db.execute(f"SELECT j.seq, t.* FROM journal j JOIN {table} t ON t.rowid = j.ref "
                               f"WHERE j.tbl = ? AND j.op = 'put' AND j.seq <= ?", [table, up_to]):
             yield _encode(row[0], number, _PUT, row[1:])
+    keys_of = {table: primary_key(db, table) for table in MIRRORED}
     for seq, table, ref in db.execute("SELECT seq, tbl, ref FROM journal WHERE op = 'del' AND seq <= ?",
                                       [up_to]):
-        keys = primary_key(db, table)
+        keys = keys_of[table]
         values = [bytes.fromhex(v) if blob and v is not None else v
                   for (_, blob), v in zip(keys, json.loads(ref))]
         yield _encode(seq, MIRRORED.index(table), _DEL, values)

@@ -69,6 +69,17 @@ def corpus(scratch: Path, at_full_scale: bool) -> Corpus:
     return generate_corpus(scratch / "corpus", megabytes * MB)
 
 
+@pytest.fixture(scope="session")
+def filled_archive(corpus: Corpus, scratch: Path) -> Iterator[Archive]:
+    """An archive holding the corpus (for adding it again, verifying, checking)."""
+    folder = scratch / "filled"
+    archive = new_archive(folder)
+    archive.add([corpus.root])
+    yield archive
+    archive.close()
+    shutil.rmtree(folder)
+
+
 class ListedArchive:
     def __init__(self, archive: Archive, records: int, add_seconds: float) -> None:
         self.archive, self.records, self.add_seconds = archive, records, add_seconds

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Iterator
-
-import pytest
 
 from archive.api import Archive
 
@@ -50,16 +47,6 @@ def test_add_new_data(benchmark, corpus: Corpus, scratch: Path, rounds: int) -> 
         assert (summary.new, summary.duplicates) == (corpus.unique_files, corpus.duplicate_files)
     record_rate(benchmark, corpus.total_bytes, **_extra(corpus),
                 stored_mb=round(summaries[-1].stored_bytes / MB, 1))
-
-
-@pytest.fixture(scope="module")
-def filled_archive(corpus: Corpus, scratch: Path) -> Iterator[Archive]:
-    folder = scratch / "filled"
-    archive = new_archive(folder)
-    archive.add([corpus.root])
-    yield archive
-    archive.close()
-    shutil.rmtree(folder)
 
 
 def test_add_nothing_new(benchmark, corpus: Corpus, filled_archive: Archive, rounds: int) -> None:

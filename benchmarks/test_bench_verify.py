@@ -9,41 +9,25 @@ archive's packs are in the page cache (just written), so this measures the pipel
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-from typing import Iterator
-
-import pytest
-
 from archive.api import Archive
 
-from .conftest import new_archive, record_rate
+from .conftest import record_rate
 from .corpus import MB, Corpus
-
-
-@pytest.fixture(scope="module")
-def stored(corpus: Corpus, scratch: Path) -> Iterator[Archive]:
-    folder = scratch / "verify"
-    archive = new_archive(folder)
-    archive.add([corpus.root])
-    yield archive
-    archive.close()
-    shutil.rmtree(folder)
 
 
 def _extra(corpus: Corpus) -> dict[str, object]:
     return {"corpus_mb": round(corpus.total_bytes / MB, 1), "files": corpus.files}
 
 
-def test_verify_everything(benchmark, corpus: Corpus, stored: Archive, rounds: int) -> None:
+def test_verify_everything(benchmark, corpus: Corpus, filled_archive: Archive, rounds: int) -> None:
     benchmark.group = "read back"
-    report = benchmark.pedantic(stored.verify, rounds=rounds)
+    report = benchmark.pedantic(filled_archive.verify, rounds=rounds)
     assert report.ok and len(report.records) == corpus.unique_files
     record_rate(benchmark, corpus.total_bytes, **_extra(corpus))
 
 
-def test_check_read_data(benchmark, corpus: Corpus, stored: Archive, rounds: int) -> None:
+def test_check_read_data(benchmark, corpus: Corpus, filled_archive: Archive, rounds: int) -> None:
     benchmark.group = "read back"
-    report = benchmark.pedantic(stored.check, kwargs={"read_data": True}, rounds=rounds)
+    report = benchmark.pedantic(filled_archive.check, kwargs={"read_data": True}, rounds=rounds)
     assert report.ok and report.records == corpus.unique_files
     record_rate(benchmark, corpus.total_bytes, **_extra(corpus))
