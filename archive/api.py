@@ -458,7 +458,7 @@ class Archive:
             meta = index_meta(sealed.statement, fields, values)
             writer.put_record(sealed, self.sealer.seal(sealed.record_id, meta), macs,
                               recorded_event(keys, self.sealer, sealed))
-            writer.flush()
+            writer.finish()
         except BaseException:
             writer.abort()
             raise
@@ -629,9 +629,11 @@ class Archive:
         for pack_id in sorted(indexed - on_disk):
             report.problems.append(f"pack {pack_id[:16]} is in the index but missing from the store "
                                    f"({len(self.index.objects_in(pack_id))} objects lost)")
-        # Two packs at a time: re-hashing releases the GIL, so both cores work.
+        # Two packs at a time: re-hashing releases the GIL, so both cores work; with
+        # read_data, the records are opened here meanwhile (their crypto releases it too).
         with ThreadPoolExecutor(2, thread_name_prefix="testimony-check") as pool:
             scans = pool.map(lambda p: _scan(self.store, p, read_data), sorted(on_disk))
+            record_problems = self._check_chunks_present() if read_data else []
             for pack_id, (entries, error) in zip(sorted(on_disk), scans):
                 if error is not None:
                     report.problems.append(error)
@@ -650,8 +652,7 @@ class Archive:
                 missing += 1
         if missing:
             report.problems.append(f"{missing} of {report.records} records have no envelope in the store")
-        if read_data:
-            report.problems += self._check_chunks_present()
+        report.problems += record_problems
         return report
 
     def _check_chunks_present(self) -> list[str]:

@@ -1,13 +1,14 @@
 """Writing records into the store, and `add`: bulk ingest of evidence files.
 
-`RecordWriter` buffers objects into a pack and commits the index rows that name them
-only after the pack is durable, so a crash or Ctrl-C loses at most the uncommitted
-tail and never leaves a row pointing at nothing.
+`RecordWriter` hands objects to a pack-writing thread (packsink.py) and commits the
+index rows that name them only once their pack is durable, so a crash or Ctrl-C loses
+at most the uncommitted tail and never leaves a row pointing at nothing.
 
 `add` is a streaming pipeline: a producer thread walks the files (hashing large ones
 first, so a file already stored costs one read and no encryption), two workers
-hash, encrypt and seal, and the calling thread writes packs in order. Queues are
-bounded, so memory stays flat whatever the file sizes.
+hash, encrypt and seal, the calling thread looks objects up and commits the index, and
+the pack thread writes and fsyncs. Queues are bounded, so memory stays flat whatever
+the file sizes.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from .errors import IntegrityError, NotFoundError, UsageError
 from .index import Index, MetaSealer, RecordRow
 from .keys import SecretKeys
 from .custody import sign_event
+from .packsink import PackSink
 from .records import Draft, SealedRecord, create_record, index_meta
-from .store import PackWriter, Store
+from .store import ClosedPack, Store
 
 SMALL_FILE = 4 * C.CHUNK_SIZE     # read whole and done in one job
 CHUNK_GROUP = 4                   # chunks of a large file per job
@@ -40,76 +42,117 @@ QUEUE_DEPTH = 8                   # jobs in flight: bounds memory to ~QUEUE_DEPT
 WORKERS = 2
 HASH_AHEAD = 3                    # large files hashed ahead of the one being encrypted
 BATCH_FILES = 16                  # small files per job (or SMALL_FILE bytes, if fewer)
+_ENTRY_HEAD = 36                  # a pack entry's id and length
+
+
+@dataclass
+class _Rows:
+    """What the index learns once a pack is durable: its objects' kinds, and the
+    records (with their dedup and custody rows) whose objects are all written by then."""
+    kinds: dict[bytes, str] = field(default_factory=dict)
+    records: list[RecordRow] = field(default_factory=list)
+    dedup: list[tuple[bytes, str]] = field(default_factory=list)
+    custody: list[tuple] = field(default_factory=list)
 
 
 class RecordWriter:
-    """Objects into packs; index rows only once their pack is durable."""
+    """Objects into packs on the pack thread; index rows once their pack is durable.
+    Ends with `finish` (commit everything) or `abort` (keep only what is committed)."""
 
     def __init__(self, store: Store, index: Index) -> None:
         self._store, self._index = store, index
-        self._pack: PackWriter | None = None
-        self._kinds: dict[bytes, str] = {}
-        self._records: list[RecordRow] = []
-        self._dedup: list[tuple[bytes, str]] = []
-        self._custody: list[tuple] = []
-        self._stored_this_run: set[bytes] = set()
+        self._sink: PackSink | None = None
+        self._rows = _Rows()
+        self._pack_bytes = 0               # written since the last cut
+        self._sent: set[bytes] = set()     # every object sent or found stored this run
         self.new_objects = 0
         self.new_bytes = 0
+
+    def stored(self, object_ids: Iterable[bytes]) -> set[bytes]:
+        """Which of these objects need not be written: one index lookup for a batch."""
+        ids = set(object_ids)
+        unknown = ids - self._sent
+        return (ids - unknown) | (self._index.has_objects(unknown) if unknown else set())
 
     def put_object(self, object_id: bytes, data: bytes, kind: str, *, stored: bool | None = None) -> None:
         """Append an object unless it is already stored; `stored` saves the index lookup
         when the caller already knows (a batch lookup, or a fresh envelope)."""
-        if object_id in self._stored_this_run or (self._pack and object_id in self._pack):
+        if object_id in self._sent:
             return
+        self._sent.add(object_id)
         if stored is None:
             stored = bool(self._index.has_objects([object_id]))
         if stored:
-            self._stored_this_run.add(object_id)
             return
-        if self._pack is None:
-            self._pack = self._store.writer()
-        self._pack.add(object_id, data)
-        self._kinds[object_id] = kind
+        if self._sink is None:
+            self._sink = PackSink(self._store)
+        self._sink.put(object_id, data)
+        self._rows.kinds[object_id] = kind
+        self._pack_bytes += _ENTRY_HEAD + len(data)
         self.new_objects += 1
         self.new_bytes += len(data)
 
-    def put_chunks(self, chunks: list[EncryptedChunk]) -> None:
-        stored = self._index.has_objects(c.object_id for c in chunks) if chunks else set()
+    def put_chunks(self, chunks: list[EncryptedChunk], stored: set[bytes] | None = None) -> None:
+        if stored is None:
+            stored = self.stored(c.object_id for c in chunks)
         for chunk in chunks:
             self.put_object(chunk.object_id, chunk.obj, "chunk", stored=chunk.object_id in stored)
-        self._maybe_flush()
+        self._maybe_cut()
 
     def put_record(self, record: SealedRecord, sealed_meta: bytes, dedup_macs: list[bytes],
                    custody: tuple) -> None:
         """The envelope, its index row, dedup entries and `recorded` custody event."""
         # An envelope is new by construction (fresh data key, nonce and stanzas).
         self.put_object(record.envelope_id, record.envelope, "envelope", stored=False)
-        self._records.append(RecordRow(record.record_id, record.envelope_id, sealed_meta))
-        self._dedup.extend((mac, record.record_id) for mac in dedup_macs)
-        self._custody.append(custody)
-        self._maybe_flush()
+        self._rows.records.append(RecordRow(record.record_id, record.envelope_id, sealed_meta))
+        self._rows.dedup.extend((mac, record.record_id) for mac in dedup_macs)
+        self._rows.custody.append(custody)
+        self._maybe_cut()
 
-    def _maybe_flush(self) -> None:
-        if self._pack is not None and self._pack.size >= C.PACK_TARGET_BYTES:
-            self.flush()
+    def _maybe_cut(self) -> None:
+        if self._pack_bytes >= C.PACK_TARGET_BYTES:
+            self._cut()
+        if self._sink is not None:
+            for closed, rows in self._sink.finished():
+                self._commit(closed, rows)
 
-    def flush(self) -> None:
-        closed = self._pack.close() if self._pack is not None else None
+    def _cut(self) -> None:
+        """Close the pack so far; its rows wait for it, since packs close in order
+        every object they name is then durable."""
+        if self._sink is None:
+            self._sink = PackSink(self._store)
+        self._sink.cut(self._rows)
+        self._rows, self._pack_bytes = _Rows(), 0
+
+    def _commit(self, closed: ClosedPack | None, rows: _Rows) -> None:
         if closed is not None:
-            self._index.commit_pack(closed, kinds=self._kinds, records=self._records,
-                                    dedup=self._dedup, custody=self._custody)
-            self._stored_this_run.update(e.object_id for e in closed.entries)
-        elif self._records:  # every object was already stored: rows only
-            self._index.add_records(self._records, self._dedup, self._custody)
-        self._reset()
+            self._index.commit_pack(closed, kinds=rows.kinds, records=rows.records,
+                                    dedup=rows.dedup, custody=rows.custody)
+        elif rows.records:  # every object was already stored: rows only
+            self._index.add_records(rows.records, rows.dedup, rows.custody)
+
+    def finish(self) -> None:
+        """Write and commit everything, then stop the pack thread."""
+        if self._rows.kinds or self._rows.records:
+            self._cut()
+        if self._sink is not None:
+            try:
+                for closed, rows in self._sink.finished(wait=True):
+                    self._commit(closed, rows)
+            finally:
+                self._sink.close()
 
     def abort(self) -> None:
-        if self._pack is not None:
-            self._pack.abort()
-        self._reset()
-
-    def _reset(self) -> None:
-        self._pack, self._kinds, self._records, self._dedup, self._custody = None, {}, [], [], []
+        """After an error: commit the packs already durable (whole records), drop the rest."""
+        if self._sink is None:
+            return
+        self._sink.close()
+        try:
+            for closed, rows in self._sink.finished():
+                self._commit(closed, rows)
+        except Exception:
+            pass  # the error being handled is the one to report; the rest is dropped
+        self._rows, self._pack_bytes = _Rows(), 0
 
 
 # --- Finding files -------------------------------------------------------------------------
@@ -377,13 +420,15 @@ class Ingest:
                     if item[0] == "error":
                         raise item[1]
                     if item[0] == "small":
-                        for done in item[2].result():
+                        dones = item[2].result()
+                        stored = self._writer.stored(c.object_id for d in dones for c in d.chunks)
+                        for done in dones:
                             # Claimed here, in walk order, not by whichever worker finished first:
                             # of two equal files the first one walked is recorded, the other a
                             # duplicate.
                             if done.record is not None and not self._claim(done.mac):
                                 done = _Done(done.task, done.mac)
-                            self._write_done(done, summary)
+                            self._write_done(done, summary, stored)
                             self._progress(done.task.size)
                     elif item[0] == "group":
                         chunks = item[2].result()
@@ -404,7 +449,7 @@ class Ingest:
                         record, sealed, custody = self._seal(task, sha, refs)
                         refs = []
                         self._write_done(_Done(task, mac, [], record, sealed, custody), summary)
-                self._writer.flush()
+                self._writer.finish()
             except BaseException:
                 self._stop.set()
                 self._writer.abort()
@@ -417,12 +462,12 @@ class Ingest:
             summary.duplicate_files[i] = (name, self._index.dedup_record(mac) or "")
         return summary
 
-    def _write_done(self, done: _Done, summary: AddSummary) -> None:
+    def _write_done(self, done: _Done, summary: AddSummary, stored: set[bytes] | None = None) -> None:
         if done.record is None:
             summary.duplicates += 1
             summary.duplicate_files.append((done.task.name, done.mac))  # id resolved at the end
         else:
-            self._writer.put_chunks(done.chunks)
+            self._writer.put_chunks(done.chunks, stored)
             self._writer.put_record(done.record, done.sealed_meta, [done.mac], done.custody)
             summary.new += 1
             summary.new_records.append((done.task.name, done.record.record_id))

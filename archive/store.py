@@ -8,7 +8,10 @@ object's SHA-256 is its id. The index (index.py) says where each object is.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
+import mmap
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -45,15 +48,26 @@ def pack_id_for(ids: list[bytes]) -> str:
 
 
 class PackWriter:
-    """Appends objects to one pack under tmp/; `close` makes it durable and visible."""
+    """Appends objects to one pack under tmp/; `close` makes it durable and visible.
+
+    Bytes gather in a page-aligned staging buffer and go to the file 4 MiB at a time
+    with O_DIRECT where the file system allows it: the disk reads them straight from
+    the buffer, instead of the kernel copying every byte into the page cache first and
+    writing it back at the fsync (that copy was a tenth of `add`'s CPU; issue 5). The
+    unaligned tail, and any file system that refuses O_DIRECT, take ordinary writes.
+    """
 
     def __init__(self, store: "Store") -> None:
         self._store = store
         self._tmp = store.tmp_dir / f"{secrets.token_hex(16)}.pack"
         # 0600 whatever the umask: a home copied out must not expose its packs.
-        self._file = os.fdopen(os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
-        self._file.write(C.PACK_MAGIC)
-        self._size = len(C.PACK_MAGIC)
+        self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._direct = _set_direct(self._fd, True)
+        self._stage: mmap.mmap | None = None
+        self._fill = 0
+        self._closed = False
+        self._size = 0
+        self._put(C.PACK_MAGIC)
         self._entries: list[Located] = []
         self._ids: set[bytes] = set()
         self.kinds: dict[bytes, str] = {}   # for the index rows, filled by the caller
@@ -76,26 +90,68 @@ class PackWriter:
     def add(self, object_id: bytes, data: bytes) -> None:
         if object_id in self._ids:
             return
-        self._file.write(object_id + u32(len(data)))
-        self._file.write(data)
-        self._entries.append(Located(object_id, self._size + _ENTRY_HEAD, len(data)))
+        self._put(object_id + u32(len(data)))
+        self._put(data)
+        self._entries.append(Located(object_id, self._size - len(data), len(data)))
         self._ids.add(object_id)
-        self._size += _ENTRY_HEAD + len(data)
+
+    def _put(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        self._size += len(view)
+        while view:
+            if self._stage is None:
+                self._stage = mmap.mmap(-1, _STAGE_BYTES)   # page-aligned, as O_DIRECT needs
+            n = min(len(view), _STAGE_BYTES - self._fill)
+            self._stage[self._fill:self._fill + n] = view[:n]
+            self._fill += n
+            view = view[n:]
+            if self._fill == _STAGE_BYTES:
+                self._write_stage(_STAGE_BYTES)
+
+    def _write_stage(self, n: int) -> None:
+        """Write the first n staged bytes (n a multiple of _ALIGN while direct)."""
+        view = memoryview(self._stage)[:n]
+        try:
+            while view:
+                try:
+                    written = os.write(self._fd, view)
+                except OSError as e:
+                    if e.errno != errno.EINVAL or not self._direct:
+                        raise
+                    # Mounted somewhere that takes O_DIRECT opens but not these writes.
+                    self._direct = _set_direct(self._fd, False)
+                    continue
+                view = view[written:]
+        finally:
+            view.release()
+        self._stage.move(0, n, self._fill - n)
+        self._fill -= n
+
+    def _drain(self) -> None:
+        """Everything staged to the file: the aligned part directly, the tail not (after
+        which the file's end is unaligned, so the rest of this pack is written plainly)."""
+        if self._direct:
+            self._write_stage(self._fill - self._fill % _ALIGN)
+            if self._fill:
+                self._direct = _set_direct(self._fd, False)
+        self._write_stage(self._fill)
+        if self._stage is not None:
+            self._stage.close()
+            self._stage = None
 
     def sync(self) -> None:
         """Make what was written durable now (a staged pack waits for the whole import
         before it is renamed; syncing it early spreads the fsyncs over the import)."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        self._drain()
+        os.fsync(self._fd)
 
     def close(self) -> ClosedPack | None:
         """fsync, rename into packs/, fsync the folders. None if the pack is empty."""
         if not self._entries:
             self.abort()
             return None
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        self.sync()
+        self._release()
         pack_id = pack_id_for([e.object_id for e in self._entries])
         folder = self._store.packs_dir / pack_id[:2]
         created = not folder.exists()
@@ -107,9 +163,33 @@ class PackWriter:
         return ClosedPack(pack_id, self._size, self._entries)
 
     def abort(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        self._release()
         self._tmp.unlink(missing_ok=True)
+
+    def _release(self) -> None:
+        if self._stage is not None:
+            self._stage.close()
+            self._stage = None
+        if not self._closed:
+            self._closed = True
+            os.close(self._fd)
+
+
+_ALIGN = 4096                 # O_DIRECT offsets and lengths: a multiple of the block size
+_STAGE_BYTES = 4 << 20
+
+
+def _set_direct(fd: int, on: bool) -> bool:
+    """Turn O_DIRECT on or off for fd; whether it is on (some file systems refuse it)."""
+    direct = getattr(os, "O_DIRECT", 0)
+    if not direct:
+        return False
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, (flags | direct) if on else (flags & ~direct))
+    except OSError:
+        return False
+    return on
 
 
 class Store:

@@ -30,4 +30,6 @@ LIMITS = {"record": 60, "add": 34, "export": 60, "import": 60}
 def test_kill_at_every_point(command, world, servers, fast_tmp):
     exercised, counted = SWEEPS[command](world, servers, fast_tmp, limit=LIMITS[command]).sweep()
     assert exercised >= min(counted, LIMITS[command])
-    assert counted >= 20   # the command really writes: a sweep of nothing proves nothing
+    # The command really writes: a sweep of nothing proves nothing. (`record` has 19: its
+    # pack's bytes leave in one staged write, archive/store.py.)
+    assert counted >= 15

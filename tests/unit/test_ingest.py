@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from archive import constants as C
 from archive.errors import ArchiveError, IntegrityError, NotFoundError, UsageError
 from archive.ingest import (SMALL_FILE, Ingest, RecordWriter, collect_files, display_name,
                             media_type)
@@ -88,7 +89,7 @@ def test_media_type(name, expected):
 
 # --- RecordWriter -------------------------------------------------------------------------------
 
-def test_record_writer_commits_only_on_flush(archive):
+def test_record_writer_commits_only_on_finish(archive):
     before = _state(archive)
     writer = RecordWriter(archive.store, archive.index)
     data = b"an object"
@@ -98,16 +99,61 @@ def test_record_writer_commits_only_on_flush(archive):
     assert writer.new_objects == 1
     assert archive.index.locate(oid) is None
     assert _state(archive)[:2] == before[:2]
-    writer.flush()
+    writer.finish()
     pack_id, where = archive.index.locate(oid)
     assert archive.store.read(pack_id, where) == data
     assert _state(archive)[2] == []
     # Already stored: a second writer stores nothing.
     again = RecordWriter(archive.store, archive.index)
     again.put_object(oid, data, "chunk")
-    again.flush()
+    again.finish()
     assert again.new_objects == 0
     assert archive.index.counts()["packs"] == before[0]["packs"] + 1
+
+
+def test_record_writer_commits_rows_only_once_their_pack_is_durable(archive, monkeypatch):
+    """A cut's rows are committed when the pack thread hands the closed pack back, never
+    before: with the thread held before its fsync, nothing reaches the index."""
+    import threading
+
+    import archive.store as store_module
+    held, release = threading.Event(), threading.Event()
+    real_fsync = store_module.os.fsync
+
+    def slow_fsync(fd):
+        held.set()
+        release.wait(10)
+        real_fsync(fd)
+
+    monkeypatch.setattr(store_module.os, "fsync", slow_fsync)
+    monkeypatch.setattr(C, "PACK_TARGET_BYTES", 1000)   # every object makes a cut
+    before = archive.index.counts()
+    writer = RecordWriter(archive.store, archive.index)
+    ids = []
+    for i in range(3):
+        data = bytes([i]) * 2000
+        ids.append(hashlib.sha256(data).digest())
+        writer.put_object(ids[-1], data, "chunk")
+        writer.put_chunks([])           # where `add` looks for cuts that are done
+    assert held.wait(10)
+    assert archive.index.counts() == before and all(archive.index.locate(i) is None for i in ids)
+    release.set()
+    writer.finish()
+    assert all(archive.index.locate(i) is not None for i in ids)
+    assert archive.index.counts()["packs"] == before["packs"] + 3
+
+
+def test_record_writer_abort_keeps_durable_packs_and_drops_the_rest(archive, monkeypatch):
+    monkeypatch.setattr(C, "PACK_TARGET_BYTES", 1000)
+    writer = RecordWriter(archive.store, archive.index)
+    first = bytes(2000)
+    writer.put_object(hashlib.sha256(first).digest(), first, "chunk")
+    writer.put_chunks([])                                   # a cut: its pack closes
+    writer.put_object(hashlib.sha256(b"tail").digest(), b"tail", "chunk")   # not cut
+    writer.abort()
+    assert archive.index.locate(hashlib.sha256(first).digest()) is not None
+    assert archive.index.locate(hashlib.sha256(b"tail").digest()) is None
+    assert list(archive.store.tmp_dir.iterdir()) == []
 
 
 def test_record_writer_abort_leaves_nothing(archive):

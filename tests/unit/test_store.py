@@ -222,3 +222,85 @@ def test_packs_and_their_folders_are_private_whatever_the_umask(tmp_path):
     path = store.pack_path(pack.pack_id)
     assert (os.stat(path).st_mode & 0o777) == 0o600
     assert (os.stat(path.parent).st_mode & 0o777) == 0o700
+
+
+# --- Staged, O_DIRECT writes ------------------------------------------------------------
+
+def _sizes_across_stages() -> list[int]:
+    """Objects whose ends fall before, on and after the 4 MiB staging boundaries."""
+    stage = 4 << 20
+    return [1, 4095, 4096, stage - 36 - len(C.PACK_MAGIC), stage + 1, C.CHUNK_SIZE + 16, 3 * stage + 7]
+
+
+def _pattern(size: int, seed: int) -> bytes:
+    block = hashlib.sha256(bytes([seed])).digest()
+    return (block * (size // 32 + 1))[:size]
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["o_direct", "buffered"])
+def test_packs_are_byte_exact_across_staging_boundaries(store, monkeypatch, direct):
+    if not direct:
+        monkeypatch.setattr("archive.store._set_direct", lambda fd, on: False)
+    datas = [_pattern(n, i) for i, n in enumerate(_sizes_across_stages())]
+    closed = _write_pack(store, *datas)
+    expected = C.PACK_MAGIC + b"".join(_obj(d)[0] + u32(len(d)) + d for d in datas)
+    assert store.pack_path(closed.pack_id).read_bytes() == expected
+    assert closed.size == len(expected)
+    assert [store.read(closed.pack_id, e) for e in closed.entries] == datas
+
+
+def test_a_file_system_that_refuses_direct_writes_gets_plain_ones(store, monkeypatch):
+    """Some mounts accept an O_DIRECT open and then reject the writes with EINVAL."""
+    real_write, refused = os.write, []
+
+    def write(fd, data):
+        if os.O_DIRECT & __import__("fcntl").fcntl(fd, __import__("fcntl").F_GETFL):
+            refused.append(len(data))
+            raise OSError(22, "Invalid argument")
+        return real_write(fd, data)
+
+    monkeypatch.setattr("archive.store._set_direct", _fake_direct_flag())
+    monkeypatch.setattr("archive.store.os.write", write)
+    data = _pattern(9 << 20, 1)
+    closed = _write_pack(store, data)
+    assert refused, "the direct write was never tried"
+    assert store.read(closed.pack_id, closed.entries[0]) == data
+
+
+def _fake_direct_flag():
+    """Set O_DIRECT through fcntl even where the file system would refuse it (tmpfs)."""
+    import fcntl
+
+    def set_direct(fd, on):
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETFL, (flags | os.O_DIRECT) if on else (flags & ~os.O_DIRECT))
+        except OSError:
+            return False
+        return on
+    return set_direct
+
+
+def test_a_disk_error_while_writing_is_raised_and_leaves_no_pack(store, monkeypatch):
+    def full(fd, data):
+        raise OSError(28, "No space left on device")
+
+    writer = store.writer()
+    monkeypatch.setattr("archive.store.os.write", full)
+    with pytest.raises(OSError) as raised:
+        writer.add(*_obj(_pattern(5 << 20, 2)))   # more than a stage: written at once
+    assert raised.value.errno == 28
+    writer.abort()
+    assert list(store.tmp_dir.iterdir()) == [] and _visible_files(store) == []
+
+
+def test_sync_writes_everything_staged(store):
+    writer = store.writer()
+    data = _pattern(100_000, 3)
+    writer.add(*_obj(data))
+    writer.sync()
+    tmp = next(store.tmp_dir.iterdir())
+    assert tmp.stat().st_size == writer.size   # durable before the rename, as imports need
+    writer.add(*_obj(b"after the sync"))
+    closed = writer.close()
+    assert [store.read(closed.pack_id, e) for e in closed.entries] == [data, b"after the sync"]
