@@ -659,7 +659,10 @@ class Archive:
         problems = []
         for row in self.index.records():
             try:
-                opened = self._open(row.record_id)
+                opened = open_envelope(self._read_object(row.envelope_id), self.keys.box_secret)
+                if opened.record_id != row.record_id:
+                    raise IntegrityError(f"the envelope indexed as record {row.record_id[:16]} holds "
+                                         f"record {opened.record_id[:16]}")
             except ArchiveError as e:
                 problems.append(f"record {row.record_id[:16]}: {e}")
                 continue

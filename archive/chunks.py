@@ -30,7 +30,7 @@ class EncryptedChunk:
         return {"id": self.object_id.hex(), "key": self.key.hex(), "size": self.size}
 
 
-def encrypt_chunk(keyer: crypto.ChunkKeyer, plaintext: bytes | memoryview) -> EncryptedChunk:
+def encrypt_chunk(keyer: crypto.ChunkKeyer, plaintext: bytes | bytearray | memoryview) -> EncryptedChunk:
     key = keyer.key_for(plaintext)
     obj = crypto.chunk_encrypt(key, plaintext)
     return EncryptedChunk(hashlib.sha256(obj).digest(), key, len(plaintext), obj)
@@ -40,18 +40,23 @@ def chunk_count(size: int) -> int:
     return -(-padme(size) // C.CHUNK_SIZE)
 
 
-def read_padded_chunk(fd: int, size: int, index: int) -> bytes:
+def read_padded_chunk(fd: int, size: int, index: int) -> bytes | bytearray:
     """Chunk `index` of the padded stream of a file of `size` bytes, read with pread."""
     start = index * C.CHUNK_SIZE
     length = min(C.CHUNK_SIZE, padme(size) - start)
     want = max(0, min(length, size - start))
-    data = os.pread(fd, want, start) if want else b""
-    if len(data) != want:
+    if want == length:
+        data = os.pread(fd, want, start)
+        if len(data) != want:
+            raise IntegrityError("the file changed while it was being read")
+        return data
+    padded = bytearray(length)   # zeros: the file's tail is read into its start
+    if want and os.preadv(fd, [memoryview(padded)[:want]], start) != want:
         raise IntegrityError("the file changed while it was being read")
-    return data + bytes(length - want) if want < length else data
+    return padded
 
 
-def padded_chunks(data: bytes) -> Iterator[bytes | memoryview]:
+def padded_chunks(data: bytes) -> Iterator[memoryview | bytearray]:
     """The padded stream of an in-memory file, chunk by chunk, without copying the file."""
     total = padme(len(data))
     view = memoryview(data)
@@ -59,8 +64,10 @@ def padded_chunks(data: bytes) -> Iterator[bytes | memoryview]:
         end = min(start + C.CHUNK_SIZE, total)
         if end <= len(data):
             yield view[start:end]
-        else:
-            yield bytes(view[start:]) + bytes(end - max(start, len(data)))
+        else:   # the tail: one copy into zeros, not a copy and a concatenation
+            tail = bytearray(end - start)
+            tail[:len(data) - start] = view[start:]
+            yield tail
 
 
 def decrypt_file_chunks(refs: list[dict[str, object]], fetch, *, size: int,

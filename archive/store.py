@@ -281,6 +281,7 @@ class Store:
         """Parse a pack's entries; check its name, and with `read_data` every object's id."""
         path = self.pack_path(pack_id)
         entries: list[Located] = []
+        buffer = bytearray(C.CHUNK_SIZE + 16) if read_data else None   # a chunk object; reused
         with open(path, "rb") as f:
             if f.read(len(C.PACK_MAGIC)) != C.PACK_MAGIC:
                 raise FormatError(f"pack {pack_id[:16]} does not start with the pack magic")
@@ -295,7 +296,7 @@ class Store:
                     raise FormatError(f"pack {pack_id[:16]} has an entry past its end")
                 entry = Located(head[:32], offset + _ENTRY_HEAD, length)
                 if read_data:
-                    if hashlib.sha256(f.read(length)).digest() != entry.object_id:
+                    if hashlib.sha256(_read_exactly(f, buffer, length)).digest() != entry.object_id:
                         raise IntegrityError(f"object {entry.object_id.hex()[:16]} in pack "
                                              f"{pack_id[:16]} does not match its id")
                 else:
@@ -305,3 +306,12 @@ class Store:
         if pack_id_for([e.object_id for e in entries]) != pack_id:
             raise IntegrityError(f"pack {pack_id[:16]} does not match its name")
         return entries
+
+
+def _read_exactly(f, buffer: bytearray, length: int) -> memoryview | bytes:
+    """The next `length` bytes of f: into `buffer` when they fit (a chunk), else read."""
+    if length > len(buffer):
+        return f.read(length)
+    view = memoryview(buffer)[:length]
+    got = f.readinto(view)
+    return view if got == length else view[:got]
