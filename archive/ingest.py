@@ -34,15 +34,14 @@ from .keys import SecretKeys
 from .custody import sign_event
 from .packsink import PackSink
 from .records import Draft, SealedRecord, create_record, index_meta
-from .store import ClosedPack, Store
+from .store import ENTRY_HEAD, ClosedPack, Store
 
 SMALL_FILE = 4 * C.CHUNK_SIZE     # read whole and done in one job
 CHUNK_GROUP = 4                   # chunks of a large file per job
-QUEUE_DEPTH = 8                   # jobs in flight: bounds memory to ~QUEUE_DEPTH × 8 MiB
+QUEUE_DEPTH = 4                   # jobs in flight: bounds memory to ~QUEUE_DEPTH × 8 MiB
 WORKERS = 2
 HASH_AHEAD = 3                    # large files hashed ahead of the one being encrypted
 BATCH_FILES = 16                  # small files per job (or SMALL_FILE bytes, if fewer)
-_ENTRY_HEAD = 36                  # a pack entry's id and length
 
 
 @dataclass
@@ -88,7 +87,7 @@ class RecordWriter:
             self._sink = PackSink(self._store)
         self._sink.put(object_id, data)
         self._rows.kinds[object_id] = kind
-        self._pack_bytes += _ENTRY_HEAD + len(data)
+        self._pack_bytes += ENTRY_HEAD + len(data)
         self.new_objects += 1
         self.new_bytes += len(data)
 

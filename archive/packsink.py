@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from .store import ClosedPack, PackWriter, Store
 
-IN_FLIGHT = 8            # objects queued for the writing thread (≈ 8 MiB of chunks)
+IN_FLIGHT = 4            # objects queued for the writing thread (≈ 4 MiB of chunks)
 
 _OBJECT, _CUT, _STOP = 0, 1, 2
 _FAILED = object()       # handed back in place of the next cut when writing failed

@@ -24,7 +24,7 @@ from .encoding import read_u32, u32
 from .errors import FormatError, IntegrityError
 from .fsutil import fsync_dir, write_atomic
 
-_ENTRY_HEAD = 32 + 4
+ENTRY_HEAD = 32 + 4
 IMPORT_JOURNAL = "import.pending"
 
 
@@ -130,6 +130,8 @@ class PackWriter:
     def _drain(self) -> None:
         """Everything staged to the file: the aligned part directly, the tail not (after
         which the file's end is unaligned, so the rest of this pack is written plainly)."""
+        if self._stage is None:   # nothing staged since the last drain
+            return
         if self._direct:
             self._write_stage(self._fill - self._fill % _ALIGN)
             if self._fill:
@@ -288,13 +290,13 @@ class Store:
             offset = len(C.PACK_MAGIC)
             total = os.fstat(f.fileno()).st_size
             while offset < total:
-                head = f.read(_ENTRY_HEAD)
-                if len(head) != _ENTRY_HEAD:
+                head = f.read(ENTRY_HEAD)
+                if len(head) != ENTRY_HEAD:
                     raise FormatError(f"pack {pack_id[:16]} is truncated")
                 length = read_u32(head, 32)
-                if length > C.MAX_OBJECT_BYTES or offset + _ENTRY_HEAD + length > total:
+                if length > C.MAX_OBJECT_BYTES or offset + ENTRY_HEAD + length > total:
                     raise FormatError(f"pack {pack_id[:16]} has an entry past its end")
-                entry = Located(head[:32], offset + _ENTRY_HEAD, length)
+                entry = Located(head[:32], offset + ENTRY_HEAD, length)
                 if read_data:
                     if hashlib.sha256(_read_exactly(f, buffer, length)).digest() != entry.object_id:
                         raise IntegrityError(f"object {entry.object_id.hex()[:16]} in pack "
@@ -302,7 +304,7 @@ class Store:
                 else:
                     f.seek(length, os.SEEK_CUR)
                 entries.append(entry)
-                offset += _ENTRY_HEAD + length
+                offset += ENTRY_HEAD + length
         if pack_id_for([e.object_id for e in entries]) != pack_id:
             raise IntegrityError(f"pack {pack_id[:16]} does not match its name")
         return entries

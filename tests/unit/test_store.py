@@ -304,3 +304,14 @@ def test_sync_writes_everything_staged(store):
     writer.add(*_obj(b"after the sync"))
     closed = writer.close()
     assert [store.read(closed.pack_id, e) for e in closed.entries] == [data, b"after the sync"]
+
+
+def test_a_synced_pack_closes_without_anything_more(store):
+    """An import syncs each staged pack when it is full and closes it at the very end."""
+    writer = store.writer()
+    data = _pattern(300_000, 4)
+    writer.add(*_obj(data))
+    writer.sync()
+    writer.sync()
+    closed = writer.close()
+    assert [store.read(closed.pack_id, e) for e in closed.entries] == [data]
