@@ -56,14 +56,51 @@ LABELS = {"add": "add", "verify": "verify", "check": "check --read-data",
 _CREATED = "2026-11-28T12:00:00Z"
 
 
-def _work(files: list[tuple[str, str]]) -> dict[str, float]:
-    """One worker: each phase over its share of the files; seconds per phase."""
+def _work(args: tuple[list[tuple[str, str]], tuple[str, ...]]) -> dict[str, float]:
+    """One worker: each phase asked for over its share of the files; seconds per phase
+    (`add` always runs: the others read what it made)."""
+    files, phases = args
     keys = create_identity("Floor field team", created=_CREATED)
     sealer, keyer = MetaSealer(keys.index_key), crypto.ChunkKeyer(keys.convergence_secret)
     contents = [(name, Path(path).read_bytes()) for path, name in files]
-    seen: set[bytes] = set()
-    stored: list[tuple[bytes, dict[bytes, bytes], dict, bytes]] = []   # envelope, objects, attachment
 
+    def today(sha: bytes, data: bytes) -> list[tuple[bytes, dict, bytes]]:
+        return [(c.object_id, c.ref(), c.obj) for c in (encrypt_chunk(keyer, p) for p in padded_chunks(data))]
+
+    base = hmac.new(keys.convergence_secret, C.CHUNK, "sha256")
+
+    def proposal_a(sha: bytes, data: bytes) -> list[tuple[bytes, dict, bytes]]:
+        """Proposal A (not the format today): a chunk's key from the file's SHA-256 and the
+        chunk's index, so chunk bytes go through SHA-256 twice (file hash, object id), not
+        three times."""
+        out = []
+        for i, chunk in enumerate(padded_chunks(data)):
+            keyed = base.copy()
+            keyed.update(sha + i.to_bytes(8, "big"))
+            key = keyed.digest()
+            obj = crypto.chunk_encrypt(key, chunk)
+            object_id = hashlib.sha256(obj).digest()
+            out.append((object_id, {"id": object_id.hex(), "key": key.hex(), "size": len(chunk)}, obj))
+        return out
+
+    seconds: dict[str, float] = {}
+    seconds["add"], stored = _add(keys, sealer, contents, today)
+    if "verify" in phases:
+        seconds["verify"] = _verify(keys, stored, check_ids=True)
+    if "check" in phases:
+        seconds["check"] = _check(keys, stored)
+    if "add_a" in phases:
+        seconds["add_a"], _ = _add(keys, sealer, contents, proposal_a)
+    if "verify_b" in phases:
+        seconds["verify_b"] = _verify(keys, stored, check_ids=False)
+    return {**seconds, "records": len(stored), "chunks": sum(len(objects) for _, objects, _ in stored)}
+
+
+def _add(keys, sealer, contents, encrypt) -> tuple[float, list]:
+    """`add`: each file hashed, each new one encrypted by `encrypt(sha256, bytes)` into
+    (id, ref, object) chunks and made a record; (seconds, what a store would hold)."""
+    seen: set[bytes] = set()
+    stored: list[tuple[bytes, dict[bytes, bytes], dict]] = []   # envelope, objects, attachment
     started = time.perf_counter()
     for name, data in contents:
         sha = hashlib.sha256(data).digest()
@@ -71,32 +108,40 @@ def _work(files: list[tuple[str, str]]) -> dict[str, float]:
         if mac in seen:
             continue
         seen.add(mac)
-        chunks = [encrypt_chunk(keyer, c) for c in padded_chunks(data)]
+        chunks = encrypt(sha, data)
         attachment = {"name": name, "media_type": media_type(name), "size": len(data), "sha256": sha.hex()}
         draft = Draft("evidence", {"title": name}, (attachment,))
-        record = create_record(keys, draft, chunks={sha.hex(): [c.ref() for c in chunks]},
+        record = create_record(keys, draft, chunks={sha.hex(): [ref for _, ref, _ in chunks]},
                                recipients=[], created=_CREATED)
         sealer.seal(record.record_id, index_meta(record.statement, {"title": name}, [attachment]))
         event = sign_event(keys, event="recorded", envelope=record.envelope_id, record=record.record_id,
                            peer=None, bundle=None, time=_CREATED)
         sealer.custody_row(event.event_id, event.envelope, event.raw, leaf=event.leaf_hash)
-        stored.append((record.envelope, {c.object_id: c.obj for c in chunks}, attachment))
-    add = time.perf_counter() - started
+        stored.append((record.envelope, {oid: obj for oid, _, obj in chunks}, attachment))
+    return time.perf_counter() - started, stored
 
+
+def _verify(keys, stored, *, check_ids: bool) -> float:
+    """`verify`; without `check_ids`, proposal B (not the design today): AES-GCM, under the
+    chunk keys the signed envelope holds, vouches for each chunk and only the file is
+    re-hashed; ids stay checked by `check --read-data` and by every bundle import."""
     started = time.perf_counter()
     for envelope, objects, attachment in stored:
         opened = open_envelope(envelope, keys.box_secret)
 
         def fetch(object_id: bytes) -> bytes:
             obj = objects[object_id]
-            if hashlib.sha256(obj).digest() != object_id:
+            if check_ids and hashlib.sha256(obj).digest() != object_id:
                 raise AssertionError("object does not match its id")
             return obj
         for _ in decrypt_file_chunks(opened.chunks[attachment["sha256"]], fetch,
                                      size=attachment["size"], sha256_hex=attachment["sha256"]):
             pass
-    verify = time.perf_counter() - started
+    return time.perf_counter() - started
 
+
+def _check(keys, stored) -> float:
+    """`check --read-data`: every object against its id, every record opened."""
     started = time.perf_counter()
     for envelope, objects, _ in stored:
         for object_id, obj in objects.items():
@@ -104,48 +149,7 @@ def _work(files: list[tuple[str, str]]) -> dict[str, float]:
                 raise AssertionError("object does not match its id")
         hashlib.sha256(envelope).digest()
         open_envelope(envelope, keys.box_secret)
-    check = time.perf_counter() - started
-
-    # Proposal A (not the format today): a chunk's key from the file's SHA-256 and the
-    # chunk's index, so the chunk bytes go through SHA-256 twice (file hash, object id),
-    # not three times. Records are made as above; only the chunk keys differ.
-    base = hmac.new(keys.convergence_secret, C.CHUNK, "sha256")
-    started = time.perf_counter()
-    seen.clear()
-    for name, data in contents:
-        sha = hashlib.sha256(data).digest()
-        mac = sealer.dedup_mac(sha)
-        if mac in seen:
-            continue
-        seen.add(mac)
-        refs = []
-        for i, chunk in enumerate(padded_chunks(data)):
-            keyed = base.copy()
-            keyed.update(sha + i.to_bytes(8, "big"))
-            key = keyed.digest()
-            obj = crypto.chunk_encrypt(key, chunk)
-            refs.append({"id": hashlib.sha256(obj).hexdigest(), "key": key.hex(), "size": len(chunk)})
-        attachment = {"name": name, "media_type": media_type(name), "size": len(data), "sha256": sha.hex()}
-        record = create_record(keys, Draft("evidence", {"title": name}, (attachment,)),
-                               chunks={sha.hex(): refs}, recipients=[], created=_CREATED)
-        sealer.seal(record.record_id, index_meta(record.statement, {"title": name}, [attachment]))
-        event = sign_event(keys, event="recorded", envelope=record.envelope_id, record=record.record_id,
-                           peer=None, bundle=None, time=_CREATED)
-        sealer.custody_row(event.event_id, event.envelope, event.raw, leaf=event.leaf_hash)
-    add_a = time.perf_counter() - started
-
-    # Proposal B (not the design today): `verify` lets AES-GCM, under the chunk keys the
-    # signed envelope holds, vouch for each chunk, and re-hashes only the file; ids stay
-    # checked by `check --read-data` and by every bundle import.
-    started = time.perf_counter()
-    for envelope, objects, attachment in stored:
-        opened = open_envelope(envelope, keys.box_secret)
-        for _ in decrypt_file_chunks(opened.chunks[attachment["sha256"]], objects.__getitem__,
-                                     size=attachment["size"], sha256_hex=attachment["sha256"]):
-            pass
-    verify_b = time.perf_counter() - started
-    return {"add": add, "verify": verify, "check": check, "add_a": add_a, "verify_b": verify_b,
-            "records": len(stored), "chunks": sum(len(objects) for _, objects, _ in stored)}
+    return time.perf_counter() - started
 
 
 def shares(corpus: Corpus, processes: int) -> list[list[tuple[str, str]]]:
@@ -163,15 +167,16 @@ def shares(corpus: Corpus, processes: int) -> list[list[tuple[str, str]]]:
     return parts
 
 
-def measure(corpus: Corpus, *, processes: int = 2, rounds: int = 3) -> dict[str, list[float]]:
+def measure(corpus: Corpus, *, processes: int = 2, rounds: int = 3,
+            phases: tuple[str, ...] = PHASES) -> dict[str, list[float]]:
     """Seconds of each phase per round: the slowest worker's (they run side by side); and
     the records and chunk objects made in the last round, over all workers."""
     parts = shares(corpus, processes)
-    result: dict[str, list[float]] = {phase: [] for phase in PHASES}
+    result: dict[str, list[float]] = {phase: [] for phase in phases}
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         for _ in range(rounds):
-            per_worker = pool.map(_work, parts)
-            for phase in PHASES:
+            per_worker = pool.map(_work, [(part, phases) for part in parts])
+            for phase in phases:
                 result[phase].append(max(w[phase] for w in per_worker))
     result["records"] = [sum(w["records"] for w in per_worker)]
     result["chunks"] = [sum(w["chunks"] for w in per_worker)]

@@ -40,6 +40,7 @@ def test_compare_measures_testimony_on_a_tiny_corpus(tmp_path: Path) -> None:
     for key in compare.PRIMITIVES:
         for threads in (1, 2):
             assert rows[f"primitive:{key}:{threads}"]["mb_per_s"] > 0
+    assert rows["floor:add"]["status"] == "ok" and rows["floor:add"]["mb_per_s"] > 0
 
     assert rows["absent:new"]["status"] == "skipped" and "not installed" in rows["absent:new"]["note"]
     assert report["ratios"]["absent"] == {"new_speed": None, "new_peak_rss": None,
