@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from contextlib import contextmanager
@@ -77,6 +78,25 @@ class RecordRow:
     record_id: str
     envelope_id: bytes
     sealed: bytes
+
+
+class ObjectProbe:
+    """Whether one object is stored, asked from `add`'s worker threads: a read-only
+    connection of its own (the Index's stays in the thread that commits), shared under a
+    lock. It sees what was committed; the caller knows what it has sent since."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                     check_same_thread=False)
+        self._lock = threading.Lock()
+
+    def has(self, object_id: bytes) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM objects WHERE id = ?", [object_id]).fetchone() is not None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
 
 
 class Index:
@@ -167,6 +187,9 @@ class Index:
 
     def pack_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT id FROM packs")}
+
+    def object_probe(self) -> "ObjectProbe":
+        return ObjectProbe(self.path)
 
     def objects_in(self, pack_id: str) -> list[Located]:
         return [Located(r[0], r[1], r[2]) for r in self.db.execute(

@@ -4,15 +4,17 @@
 index rows that name them only once their pack is durable, so a crash or Ctrl-C loses
 at most the uncommitted tail and never leaves a row pointing at nothing.
 
-`add` is a streaming pipeline: a producer thread walks the files (hashing large ones
-first, so a file already stored costs one read and no encryption), two workers
-hash, encrypt and seal, the calling thread looks objects up and commits the index, and
-the pack thread writes and fsyncs. Queues are bounded, so memory stays flat whatever
+`add` is a streaming pipeline: a producer thread walks the files, two workers hash,
+encrypt and seal, the calling thread looks objects up and commits the index, and the
+pack thread writes and fsyncs. A large file whose first chunk is not stored cannot be
+stored either, so it is hashed and encrypted in one pass; one whose first chunk is
+stored is hashed first, so a duplicate costs one read and no encryption. Queues are bounded, so memory stays flat whatever
 the file sizes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mimetypes
 import os
@@ -40,7 +42,7 @@ SMALL_FILE = 4 * C.CHUNK_SIZE     # read whole and done in one job
 CHUNK_GROUP = 4                   # chunks of a large file per job
 QUEUE_DEPTH = 4                   # jobs in flight: bounds memory to ~QUEUE_DEPTH × 8 MiB
 WORKERS = 2
-HASH_AHEAD = 3                    # large files hashed ahead of the one being encrypted
+HASH_AHEAD = 3                    # large files probed (and hashed if maybe stored) ahead
 BATCH_FILES = 16                  # small files per job (or SMALL_FILE bytes, if fewer)
 
 
@@ -66,6 +68,10 @@ class RecordWriter:
         self._sent: set[bytes] = set()     # every object sent or found stored this run
         self.new_objects = 0
         self.new_bytes = 0
+
+    def has_sent(self, object_id: bytes) -> bool:
+        """Sent or found stored this run (asked from the workers: one set lookup, atomic)."""
+        return object_id in self._sent
 
     def stored(self, object_ids: Iterable[bytes]) -> set[bytes]:
         """Which of these objects need not be written: one index lookup for a batch."""
@@ -369,14 +375,18 @@ class Ingest:
                     break
                 for j in range(i, min(i + HASH_AHEAD, len(tasks))):
                     if tasks[j].size > SMALL_FILE and j not in hashing:
-                        hashing[j] = pool.submit(_open_and_hash, tasks[j])
+                        hashing[j] = pool.submit(self._open_and_probe, tasks[j])
                 if task.size <= SMALL_FILE:
                     batch.append(task)
                     if len(batch) >= BATCH_FILES or sum(t.size for t in batch) >= SMALL_FILE:
                         send_batch()
                 else:
                     send_batch()
-                    self._produce_large(task, *hashing.pop(i).result(), pool, out)
+                    probed = hashing.pop(i).result()
+                    if isinstance(probed, _Fresh):
+                        self._produce_streaming(task, probed, pool, out)
+                    else:
+                        self._produce_large(task, *probed, pool, out)
             send_batch()
             out.put(("end",))
         except BaseException as e:  # handed to the writing thread, which re-raises
@@ -384,7 +394,8 @@ class Ingest:
         finally:
             for future in hashing.values():  # opened ahead but never used
                 if not future.cancel() and future.exception() is None:
-                    os.close(future.result()[0])
+                    probed = future.result()
+                    os.close(probed.fd if isinstance(probed, _Fresh) else probed[0])
 
     def _produce_large(self, task: FileTask, fd: int, before: os.stat_result, sha: bytes,
                        pool: ThreadPoolExecutor, out: queue.Queue) -> None:
@@ -401,12 +412,58 @@ class Ingest:
                                                 min(first + CHUNK_GROUP, total))))
         out.put(("large", task, mac, sha, fd, before))
 
+    def _open_and_probe(self, task: FileTask) -> _Fresh | tuple[int, os.stat_result, bytes]:
+        """Open a large file and encrypt its first chunk. If that chunk is not stored, the
+        file cannot be (its first chunk would be): it will be hashed and encrypted in one
+        pass (_Fresh). Otherwise hash it first, so a duplicate costs one read and no
+        encryption: (descriptor, stat, SHA-256)."""
+        fd, before = _open_checked(task)
+        try:
+            first = read_padded_chunk(fd, task.size, 0)
+            chunk = encrypt_chunk(self._keyer, first)
+            if not (self._writer.has_sent(chunk.object_id) or self._probe.has(chunk.object_id)):
+                return _Fresh(fd, before, first, chunk)
+            return fd, before, _hash_fd(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _produce_streaming(self, task: FileTask, fresh: _Fresh, pool: ThreadPoolExecutor,
+                           out: queue.Queue) -> None:
+        """One pass over a new large file: each group of chunks is read once, fed to the
+        file's SHA-256 here, in order, and encrypted by the workers — the bytes hashed are
+        the bytes encrypted. Whether it is a duplicate after all (equal to a file earlier in
+        this run) is known only at the end; its chunks are then the same objects, written
+        once."""
+        digest = hashlib.sha256(_file_part(fresh.first, task.size, 0))
+        total = chunk_count(task.size)
+        for start in range(0, total, CHUNK_GROUP):
+            if self._stop.is_set():
+                break
+            done = [fresh.chunk] if start == 0 else []
+            plains = [read_padded_chunk(fresh.fd, task.size, i)
+                      for i in range(start + len(done), min(start + CHUNK_GROUP, total))]
+            for offset, plain in enumerate(plains, start + len(done)):
+                digest.update(_file_part(plain, task.size, offset))
+            out.put(("group", task, pool.submit(self._encrypt_plains, done, plains)))
+        sha = digest.digest()
+        mac = self._sealer.dedup_mac(sha)
+        if self._claim(mac):
+            out.put(("large", task, mac, sha, fresh.fd, fresh.before))
+        else:
+            out.put(("streamed-dup", task, mac, fresh.fd))
+
+    def _encrypt_plains(self, done: list[EncryptedChunk], plains: list) -> list[EncryptedChunk]:
+        return done + [encrypt_chunk(self._keyer, p) for p in plains]
+
     def run(self, tasks: list[FileTask]) -> AddSummary:
         summary = AddSummary(files=len(tasks), bytes=sum(t.size for t in tasks))
         started = time.perf_counter()
         out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
         refs: list[dict[str, Any]] = []
-        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="testimony-add") as pool:
+        self._probe = self._index.object_probe()
+        with contextlib.closing(self._probe), \
+                ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="testimony-add") as pool:
             producer = threading.Thread(target=self._produce, args=(tasks, pool, out), daemon=True)
             producer.start()
             producer_done = False  # after "end" or "error" nothing more comes: do not wait for it
@@ -439,6 +496,10 @@ class Ingest:
                     elif item[0] == "dup":
                         self._write_done(_Done(item[1], item[2]), summary)
                         self._progress(item[1].size)
+                    elif item[0] == "streamed-dup":   # its chunks were progress already
+                        os.close(item[3])
+                        refs = []
+                        self._write_done(_Done(item[1], item[2]), summary)
                     elif item[0] == "large":
                         _, task, mac, sha, fd, before = item
                         try:
@@ -472,21 +533,32 @@ class Ingest:
             summary.new_records.append((done.task.name, done.record.record_id))
 
 
-def _open_and_hash(task: FileTask) -> tuple[int, os.stat_result, bytes]:
-    """Open a large file and hash it; the descriptor stays open for its chunks."""
+def _open_checked(task: FileTask) -> tuple[int, os.stat_result]:
+    """Open a large file listed earlier; the descriptor stays open for its chunks."""
     try:
         fd = os.open(task.path, os.O_RDONLY)
     except OSError as e:  # removed or made unreadable since it was listed
         raise UsageError(f"{task.name}: {e.strerror}") from e
-    try:
-        before = os.fstat(fd)
-        if before.st_size != task.size:  # chunks are cut to task.size: hash the same bytes
-            raise IntegrityError(f"{task.name} changed while it was being read",
-                                 hint="add it again once nothing is writing to it")
-        return fd, before, _hash_fd(fd)
-    except BaseException:
+    before = os.fstat(fd)
+    if before.st_size != task.size:  # chunks are cut to task.size: hash the same bytes
         os.close(fd)
-        raise
+        raise IntegrityError(f"{task.name} changed while it was being read",
+                             hint="add it again once nothing is writing to it")
+    return fd, before
+
+
+@dataclass
+class _Fresh:
+    """A large file whose first chunk is not stored: to be streamed in one pass."""
+    fd: int
+    before: os.stat_result
+    first: bytes | bytearray          # chunk 0's padded plaintext
+    chunk: EncryptedChunk             # chunk 0, encrypted
+
+
+def _file_part(plain: bytes | bytearray, size: int, index: int) -> memoryview:
+    """The file's own bytes in padded chunk `index` (the padding is not hashed)."""
+    return memoryview(plain)[:max(0, min(len(plain), size - index * C.CHUNK_SIZE))]
 
 
 def _hash_fd(fd: int) -> bytes:
@@ -510,5 +582,7 @@ def _drain(out: queue.Queue) -> None:
             return
         if item[0] == "large":
             os.close(item[4])
+        elif item[0] == "streamed-dup":
+            os.close(item[3])
         elif isinstance(item[-1], Future):
             item[-1].cancel()

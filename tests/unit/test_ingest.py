@@ -11,6 +11,7 @@ import pytest
 
 from archive import constants as C
 from archive.errors import ArchiveError, IntegrityError, NotFoundError, UsageError
+from archive.chunks import chunk_count
 from archive.ingest import (SMALL_FILE, Ingest, RecordWriter, collect_files, display_name,
                             media_type)
 
@@ -331,3 +332,103 @@ def test_add_many_files_across_pack_boundaries(archive, tmp_path, monkeypatch):
     assert archive.index.counts()["packs"] >= 6
     assert archive.verify().ok and len(archive.verify().records) == 12
     assert archive.check(read_data=True).ok
+
+
+# --- Large files: one pass when new, hash first when they may be stored -----------------
+
+def _chunk_objects(archive) -> int:
+    return archive.index.db.execute("SELECT count(*) FROM objects WHERE kind = 'chunk'").fetchone()[0]
+
+
+def _spy_paths(monkeypatch) -> dict[str, int]:
+    """Counts how `add` took each large file: streamed in one pass, or hashed first."""
+    import archive.ingest as ingest_module
+    taken = {"streamed": 0, "hashed first": 0}
+    real_stream, real_hash = Ingest._produce_streaming, ingest_module._hash_fd
+
+    def stream(self, *args):
+        taken["streamed"] += 1
+        return real_stream(self, *args)
+
+    def hash_first(fd):
+        taken["hashed first"] += 1
+        return real_hash(fd)
+    monkeypatch.setattr(Ingest, "_produce_streaming", stream)
+    monkeypatch.setattr(ingest_module, "_hash_fd", hash_first)
+    return taken
+
+
+def test_a_new_large_file_is_streamed_once_and_reads_back(archive, tmp_path, monkeypatch):
+    taken = _spy_paths(monkeypatch)
+    big = tmp_path / "video.mp4"
+    big.write_bytes(_rand(3 * SMALL_FILE + 12345, seed=11))
+    [(_, rid)] = archive.add([big]).new_records
+    assert taken == {"streamed": 1, "hashed first": 0}
+    view = archive.show(rid)
+    assert view.attachments[0]["sha256"] == hashlib.sha256(big.read_bytes()).hexdigest()
+    [written] = archive.extract(rid, tmp_path / "out")
+    assert written.read_bytes() == big.read_bytes()
+    assert archive.verify(rid).ok
+
+
+def test_a_stored_large_file_is_hashed_first_and_costs_no_encryption(archive, tmp_path, monkeypatch):
+    big = tmp_path / "video.mp4"
+    big.write_bytes(_rand(SMALL_FILE + 1, seed=12))
+    archive.add([big])
+    taken = _spy_paths(monkeypatch)
+    objects = _chunk_objects(archive)
+    summary = archive.add([big])
+    assert (summary.new, summary.duplicates, summary.stored_bytes) == (0, 1, 0)
+    assert taken == {"streamed": 0, "hashed first": 1}
+    assert _chunk_objects(archive) == objects
+
+
+def test_a_new_file_that_begins_like_a_stored_one_is_hashed_first_and_recorded(archive, tmp_path, monkeypatch):
+    """Its first chunk is stored (a longer recording of the same start): it may be a
+    duplicate, so it is hashed first — and then, being new, recorded in full."""
+    start = _rand(SMALL_FILE + 1, seed=13)
+    first, longer = tmp_path / "part.mp4", tmp_path / "whole.mp4"
+    first.write_bytes(start)
+    longer.write_bytes(start + _rand(SMALL_FILE, seed=14))
+    archive.add([first])
+    taken = _spy_paths(monkeypatch)
+    [(_, rid)] = archive.add([longer]).new_records
+    assert taken == {"streamed": 0, "hashed first": 1}
+    [written] = archive.extract(rid, tmp_path / "out")
+    assert written.read_bytes() == longer.read_bytes()
+
+
+def test_identical_large_files_streamed_side_by_side_are_stored_once(archive, tmp_path, monkeypatch):
+    """Both are probed before either is written, so both stream; the second is found a
+    duplicate only at the end, and its chunks are the first one's objects."""
+    taken = _spy_paths(monkeypatch)
+    data = _rand(2 * SMALL_FILE + 7, seed=15)
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / name).write_bytes(data)
+    summary = archive.add([tmp_path / "a.mp4", tmp_path / "b.mp4"])
+    assert (summary.new, summary.duplicates) == (1, 1)
+    assert taken["streamed"] == 2
+    [(_, rid)] = summary.new_records
+    assert dict(summary.duplicate_files)["b.mp4"] == rid
+    assert _chunk_objects(archive) == chunk_count(len(data))   # no orphan or twice-stored chunk
+    assert archive.check(read_data=True).ok and archive.verify().ok
+
+
+def test_a_large_file_rewritten_while_it_streams_is_refused(archive, tmp_path, monkeypatch):
+    """One pass hashes exactly the bytes it encrypts; a file written meanwhile is still
+    refused (its size or mtime moved), and nothing is committed."""
+    import archive.ingest as ingest_module
+    big = tmp_path / "recording.mp4"
+    big.write_bytes(_rand(3 * SMALL_FILE, seed=16))
+    before = _state(archive)
+    real = ingest_module.read_padded_chunk
+
+    def read_then_touch(fd, size, index):
+        if index == 5:
+            os.utime(big, ns=(time.time_ns(), time.time_ns() + 10**9))
+        return real(fd, size, index)
+    monkeypatch.setattr(ingest_module, "read_padded_chunk", read_then_touch)
+    with pytest.raises(IntegrityError, match="changed"):
+        archive.add([big])
+    assert _state(archive)[0]["records"] == before[0]["records"]
+    assert archive.list_records() == []
