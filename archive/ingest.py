@@ -40,6 +40,7 @@ from .store import ENTRY_HEAD, ClosedPack, Store
 
 SMALL_FILE = 4 * C.CHUNK_SIZE     # read whole and done in one job
 CHUNK_GROUP = 4                   # chunks of a large file per job
+STREAM_GROUP = 2                  # the same when streamed: its plaintext waits in the queue too
 QUEUE_DEPTH = 4                   # jobs in flight: bounds memory to ~QUEUE_DEPTH × 8 MiB
 WORKERS = 2
 HASH_AHEAD = 3                    # large files probed (and hashed if maybe stored) ahead
@@ -437,12 +438,12 @@ class Ingest:
         once."""
         digest = hashlib.sha256(_file_part(fresh.first, task.size, 0))
         total = chunk_count(task.size)
-        for start in range(0, total, CHUNK_GROUP):
+        for start in range(0, total, STREAM_GROUP):
             if self._stop.is_set():
                 break
             done = [fresh.chunk] if start == 0 else []
             plains = [read_padded_chunk(fresh.fd, task.size, i)
-                      for i in range(start + len(done), min(start + CHUNK_GROUP, total))]
+                      for i in range(start + len(done), min(start + STREAM_GROUP, total))]
             for offset, plain in enumerate(plains, start + len(done)):
                 digest.update(_file_part(plain, task.size, offset))
             out.put(("group", task, pool.submit(self._encrypt_plains, done, plains)))
