@@ -93,71 +93,52 @@ def _work(args: tuple[list[tuple[str, str]], tuple[str, ...]]) -> dict[str, floa
     if "add_a" in phases:
         seconds["add_a"], _ = _add(keys, sealer, contents, proposal_a)
     if "add_ac" in phases:
-        seconds["add_ac"] = _add_grouped(keys, sealer, contents, proposal_a, per_record=32)
+        seconds["add_ac"], _ = _add(keys, sealer, contents, proposal_a, per_record=32)
     if "verify_b" in phases:
         seconds["verify_b"] = _verify(keys, stored, check_ids=False)
     return {**seconds, "records": len(stored), "chunks": sum(len(objects) for _, objects, _ in stored)}
 
 
-def _add(keys, sealer, contents, encrypt) -> tuple[float, list]:
+def _add(keys, sealer, contents, encrypt, *, per_record: int = 1) -> tuple[float, list]:
     """`add`: each file hashed, each new one encrypted by `encrypt(sha256, bytes)` into
-    (id, ref, object) chunks and made a record; (seconds, what a store would hold)."""
+    (id, ref, object) chunks and made a record; (seconds, what a store would hold).
+
+    `per_record` > 1 is proposal C (not the format today): one evidence record per that
+    many new files of one `add`, each file an attachment of its own (a digest in the
+    statement, so each can still be disclosed alone, §24): the signatures, sealed boxes
+    and custody event are paid once per group."""
     seen: set[bytes] = set()
     stored: list[tuple[bytes, dict[bytes, bytes], dict]] = []   # envelope, objects, attachment
-    started = time.perf_counter()
-    for name, data in contents:
-        sha = hashlib.sha256(data).digest()
-        mac = sealer.dedup_mac(sha)
-        if mac in seen:
-            continue
-        seen.add(mac)
-        chunks = encrypt(sha, data)
-        attachment = {"name": name, "media_type": media_type(name), "size": len(data), "sha256": sha.hex()}
-        draft = Draft("evidence", {"title": name}, (attachment,))
-        record = create_record(keys, draft, chunks={sha.hex(): [ref for _, ref, _ in chunks]},
-                               recipients=[], created=_CREATED)
-        sealer.seal(record.record_id, index_meta(record.statement, {"title": name}, [attachment]))
-        event = sign_event(keys, event="recorded", envelope=record.envelope_id, record=record.record_id,
-                           peer=None, bundle=None, time=_CREATED)
-        sealer.custody_row(event.event_id, event.envelope, event.raw, leaf=event.leaf_hash)
-        stored.append((record.envelope, {oid: obj for oid, _, obj in chunks}, attachment))
-    return time.perf_counter() - started, stored
+    group: list[tuple[dict, list]] = []                          # attachment, chunks
 
-
-def _add_grouped(keys, sealer, contents, encrypt, *, per_record: int) -> float:
-    """Proposal C (not the format today), with A's chunk keys: one evidence record per
-    `per_record` new files of one `add`, each file an attachment of its own (a digest in
-    the statement, so each can still be disclosed alone, §24), instead of one record per
-    file: the signatures, sealed boxes and custody event are paid once per group."""
-    seen: set[bytes] = set()
-    started = time.perf_counter()
-    group: list[tuple[dict, list]] = []
-
-    def seal(group: list[tuple[dict, list]]) -> None:
+    def seal() -> None:
         attachments = tuple(a for a, _ in group)
-        record = create_record(keys, Draft("evidence", {"title": "folder"}, attachments),
-                               chunks={a["sha256"]: refs for a, refs in group}, recipients=[],
-                               created=_CREATED)
-        sealer.seal(record.record_id, index_meta(record.statement, {"title": "folder"}, list(attachments)))
+        fields = {"title": attachments[0]["name"] if len(group) == 1 else "folder"}
+        record = create_record(keys, Draft("evidence", fields, attachments),
+                               chunks={a["sha256"]: [ref for _, ref, _ in chunks] for a, chunks in group},
+                               recipients=[], created=_CREATED)
+        sealer.seal(record.record_id, index_meta(record.statement, fields, list(attachments)))
         event = sign_event(keys, event="recorded", envelope=record.envelope_id, record=record.record_id,
                            peer=None, bundle=None, time=_CREATED)
         sealer.custody_row(event.event_id, event.envelope, event.raw, leaf=event.leaf_hash)
+        if per_record == 1:
+            stored.append((record.envelope, {oid: obj for oid, _, obj in group[0][1]}, group[0][0]))
+        group.clear()
 
+    started = time.perf_counter()
     for name, data in contents:
         sha = hashlib.sha256(data).digest()
         mac = sealer.dedup_mac(sha)
         if mac in seen:
             continue
         seen.add(mac)
-        refs = [ref for _, ref, _ in encrypt(sha, data)]
         group.append(({"name": name, "media_type": media_type(name), "size": len(data),
-                       "sha256": sha.hex()}, refs))
+                       "sha256": sha.hex()}, encrypt(sha, data)))
         if len(group) == per_record:
-            seal(group)
-            group = []
+            seal()
     if group:
-        seal(group)
-    return time.perf_counter() - started
+        seal()
+    return time.perf_counter() - started, stored
 
 
 def _verify(keys, stored, *, check_ids: bool) -> float:
