@@ -438,15 +438,20 @@ class Ingest:
         once."""
         digest = hashlib.sha256(_file_part(fresh.first, task.size, 0))
         total = chunk_count(task.size)
-        for start in range(0, total, STREAM_GROUP):
-            if self._stop.is_set():
-                break
-            done = [fresh.chunk] if start == 0 else []
-            plains = [read_padded_chunk(fresh.fd, task.size, i)
-                      for i in range(start + len(done), min(start + STREAM_GROUP, total))]
-            for offset, plain in enumerate(plains, start + len(done)):
-                digest.update(_file_part(plain, task.size, offset))
-            out.put(("group", task, pool.submit(self._encrypt_plains, done, plains)))
+        try:
+            for start in range(0, total, STREAM_GROUP):
+                if self._stop.is_set():   # the run is ending: no record from half a file
+                    os.close(fresh.fd)
+                    return
+                done = [fresh.chunk] if start == 0 else []
+                plains = [read_padded_chunk(fresh.fd, task.size, i)
+                          for i in range(start + len(done), min(start + STREAM_GROUP, total))]
+                for offset, plain in enumerate(plains, start + len(done)):
+                    digest.update(_file_part(plain, task.size, offset))
+                out.put(("group", task, pool.submit(self._encrypt_plains, done, plains)))
+        except BaseException:   # a file cut short while it was read: ours to close
+            os.close(fresh.fd)
+            raise
         sha = digest.digest()
         mac = self._sealer.dedup_mac(sha)
         if self._claim(mac):

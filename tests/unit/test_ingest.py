@@ -432,3 +432,28 @@ def test_a_large_file_rewritten_while_it_streams_is_refused(archive, tmp_path, m
         archive.add([big])
     assert _state(archive)[0]["records"] == before[0]["records"]
     assert archive.list_records() == []
+
+
+def test_a_large_file_cut_short_while_it_streams_is_refused_and_closed(archive, tmp_path, monkeypatch):
+    """A file truncated under us fails the read of a later chunk: one clear error, no
+    record, and the descriptor is closed (no file left open after the command)."""
+    import archive.ingest as ingest_module
+    big = tmp_path / "recording.mp4"
+    big.write_bytes(_rand(3 * SMALL_FILE, seed=17))
+    real = ingest_module.read_padded_chunk
+
+    def read_then_truncate(fd, size, index):
+        if index == 6:
+            os.truncate(big, 2 * C.CHUNK_SIZE)
+        return real(fd, size, index)
+    monkeypatch.setattr(ingest_module, "read_padded_chunk", read_then_truncate)
+    with pytest.raises(IntegrityError, match="changed"):
+        archive.add([big])
+    assert archive.list_records() == []
+    still_open = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            still_open.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            pass   # the descriptor listdir itself used
+    assert str(big) not in still_open
