@@ -645,36 +645,44 @@ class Archive:
                 if {(e.object_id, e.offset, e.length) for e in entries} != {
                         (e.object_id, e.offset, e.length) for e in self.index.objects_in(pack_id)}:
                     report.problems.append(f"pack {pack_id[:16]} does not hold what the index says")
-        missing = 0
-        for row in self.index.records():
-            report.records += 1
-            if self.index.locate(row.envelope_id) is None:
-                missing += 1
+        missing, report.records = self.index.records_without_envelope()
         if missing:
             report.problems.append(f"{missing} of {report.records} records have no envelope in the store")
         report.problems += record_problems
         return report
 
     def _check_chunks_present(self) -> list[str]:
-        problems = []
-        for row in self.index.records():
-            try:
-                opened = open_envelope(self._read_object(row.envelope_id), self.keys.box_secret)
-                if opened.record_id != row.record_id:
-                    raise IntegrityError(f"the envelope indexed as record {row.record_id[:16]} holds "
-                                         f"record {opened.record_id[:16]}")
-            except ArchiveError as e:
-                problems.append(f"record {row.record_id[:16]}: {e}")
-                continue
-            try:  # the cached metadata that list/search read must open too
-                self.sealer.open(row.record_id, row.sealed)
-            except ArchiveError as e:
-                problems.append(f"record {row.record_id[:16]}: {e}")
-            refs = [bytes.fromhex(r["id"]) for rs in opened.chunks.values() for r in rs]
-            absent = len(set(refs) - self.index.has_objects(refs))
-            if absent:
-                problems.append(f"record {row.record_id[:16]}: {absent} of {len(set(refs))} "
-                                "evidence chunks are missing")
+        """Every record opens (envelope and sealed metadata) and names only stored chunks;
+        the chunks of 64 records are looked up in one query."""
+        problems: list[str] = []
+        named: list[tuple[str, set[bytes]]] = []
+
+        def look_up() -> None:
+            present = self.index.has_objects(set().union(*(refs for _, refs in named)))
+            for record_id, refs in named:
+                if absent := len(refs - present):
+                    problems.append(f"record {record_id[:16]}: {absent} of {len(refs)} "
+                                    "evidence chunks are missing")
+            named.clear()
+
+        with self.store.reading() as read:
+            for row in self.index.records():
+                try:
+                    where = self.index.locate(row.envelope_id)
+                    if where is None:
+                        raise IntegrityError(f"object {row.envelope_id.hex()[:16]} is missing from the index")
+                    opened = open_envelope(read(*where), self.keys.box_secret)
+                    if opened.record_id != row.record_id:
+                        raise IntegrityError(f"the envelope indexed as record {row.record_id[:16]} holds "
+                                             f"record {opened.record_id[:16]}")
+                    self.sealer.open(row.record_id, row.sealed)   # what list/show/search read opens too
+                except ArchiveError as e:
+                    problems.append(f"record {row.record_id[:16]}: {e}")
+                    continue
+                named.append((row.record_id, {bytes.fromhex(r["id"]) for rs in opened.chunks.values() for r in rs}))
+                if len(named) == 64:
+                    look_up()
+        look_up()
         return problems
 
     # --- peers, bundles, custody -----------------------------------------------------------

@@ -223,6 +223,12 @@ class Index:
         r = self.db.execute("SELECT record FROM dedup WHERE mac = ?", [mac]).fetchone()
         return r[0] if r else None
 
+    def records_without_envelope(self) -> tuple[int, int]:
+        """(records whose envelope the objects table lacks, all records): one query."""
+        r = self.db.execute("SELECT count(*), sum(envelope NOT IN (SELECT id FROM objects)) "
+                            "FROM records").fetchone()
+        return r[1] or 0, r[0]
+
     def envelopes_without_record(self) -> list[bytes]:
         return [r[0] for r in self.db.execute(
             "SELECT id FROM objects WHERE kind = 'envelope' AND id NOT IN "

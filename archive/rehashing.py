@@ -38,19 +38,19 @@ class Rehasher:
 
     def rehash(self, files: list[FileJob]) -> list[str | None]:
         """For each file, None if it matches its signed size and SHA-256, else why not."""
-        store = Store(Path(self.home))
         verdicts: list[str | None] = []
-        for refs, places, size, sha256_hex in files:
-            def read(object_id: bytes) -> bytes:
-                if places.get(object_id) is None:
-                    raise IntegrityError(f"object {object_id.hex()[:16]} is missing from the index")
-                return store.read(*places[object_id])
-            try:
-                for _ in decrypt_file_chunks(refs, read, size=size, sha256_hex=sha256_hex):
-                    pass
-                verdicts.append(None)
-            except (IntegrityError, FormatError) as e:
-                verdicts.append(str(e))
+        with Store(Path(self.home)).reading() as read_at:
+            for refs, places, size, sha256_hex in files:
+                def read(object_id: bytes) -> bytes:
+                    if places.get(object_id) is None:
+                        raise IntegrityError(f"object {object_id.hex()[:16]} is missing from the index")
+                    return read_at(*places[object_id])
+                try:
+                    for _ in decrypt_file_chunks(refs, read, size=size, sha256_hex=sha256_hex):
+                        pass
+                    verdicts.append(None)
+                except (IntegrityError, FormatError) as e:
+                    verdicts.append(str(e))
         return verdicts
 
 

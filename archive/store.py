@@ -8,6 +8,7 @@ object's SHA-256 is its id. The index (index.py) says where each object is.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -16,7 +17,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from . import constants as C
 from . import crypto
@@ -25,6 +26,7 @@ from .errors import FormatError, IntegrityError
 from .fsutil import fsync_dir, write_atomic
 
 ENTRY_HEAD = 32 + 4
+_OPEN_PACKS = 4             # packs `reading` keeps open at once
 IMPORT_JOURNAL = "import.pending"
 
 
@@ -260,19 +262,36 @@ class Store:
 
     def read(self, pack_id: str, located: Located) -> bytes:
         """Read one object and check that its SHA-256 is its id."""
-        # The index row is untrusted too: bound it before allocating what it claims.
-        if not (0 <= located.length <= C.MAX_OBJECT_BYTES and located.offset >= 0):
-            raise IntegrityError(f"the index claims object {located.object_id.hex()[:16]} in pack "
-                                 f"{pack_id[:16]} is {located.length} bytes at {located.offset}")
+        with self.reading() as read:
+            return read(pack_id, located)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Callable[[str, Located], bytes]]:
+        """`read` for many objects: each pack is opened once, not once per object (those
+        of one pack usually follow each other; a few stay open)."""
+        files: dict[str, int] = {}
         try:
-            with open(self.pack_path(pack_id), "rb") as f:
-                data = os.pread(f.fileno(), located.length, located.offset)
-        except FileNotFoundError as e:
-            raise IntegrityError(f"pack {pack_id[:16]} is missing from the store") from e
-        if len(data) != located.length or hashlib.sha256(data).digest() != located.object_id:
-            raise IntegrityError(f"object {located.object_id.hex()[:16]} in pack {pack_id[:16]} "
-                                 "does not match its id")
-        return data
+            def read(pack_id: str, located: Located) -> bytes:
+                # The index row is untrusted too: bound it before allocating what it claims.
+                if not (0 <= located.length <= C.MAX_OBJECT_BYTES and located.offset >= 0):
+                    raise IntegrityError(f"the index claims object {located.object_id.hex()[:16]} in "
+                                         f"pack {pack_id[:16]} is {located.length} bytes at {located.offset}")
+                if pack_id not in files:
+                    if len(files) >= _OPEN_PACKS:
+                        os.close(files.pop(next(iter(files))))
+                    try:
+                        files[pack_id] = os.open(self.pack_path(pack_id), os.O_RDONLY)
+                    except FileNotFoundError as e:
+                        raise IntegrityError(f"pack {pack_id[:16]} is missing from the store") from e
+                data = os.pread(files[pack_id], located.length, located.offset)
+                if len(data) != located.length or hashlib.sha256(data).digest() != located.object_id:
+                    raise IntegrityError(f"object {located.object_id.hex()[:16]} in pack {pack_id[:16]} "
+                                         "does not match its id")
+                return data
+            yield read
+        finally:
+            for fd in files.values():
+                os.close(fd)
 
     def head(self, pack_id: str, located: Located, n: int) -> bytes:
         """The first `n` bytes of an object (unchecked: for telling kinds apart only)."""
