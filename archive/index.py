@@ -22,7 +22,7 @@ import sqlite_utils
 
 from . import constants as C
 from . import crypto, journal
-from .encoding import canonical, parse_canonical
+from .encoding import canonical
 from .errors import FormatError, NotFoundError, UsageError
 from .store import ClosedPack, Located
 
