@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from . import constants as C
 from . import crypto, keys as keyfiles
@@ -587,22 +587,37 @@ class Archive:
         report = VerifyReport()
         revoked = self.sync.revocation_dates()
         evidence = self.index.chunk_bytes() if not prefix else 0
-        with FileChecks(self.home, evidence_bytes=evidence) as files:
-            for record_id in ids:
-                report.records.append(self._verify_record(record_id, revoked, files))
+        with FileChecks(self.home, evidence_bytes=evidence, records=len(ids),
+                        box_secret=self.keys.box_secret) as files:
+            for record_id, opened in files.opened(self._envelopes(ids)):
+                report.records.append(self._verify_record(record_id, opened, revoked, files))
                 if progress:
                     progress(1)
             files.finish()
         return report
 
-    def _verify_record(self, record_id: str, revoked: dict[str, str], files: FileChecks) -> RecordCheck:
-        """Signatures and custody here; each file's hash by `files` (its chunks' places
-        looked up here: the index stays in this thread)."""
+    def _envelopes(self, record_ids: list[str]) -> Iterator[tuple[str, bytes | str]]:
+        """Each record's envelope bytes (id checked), or why it could not be read."""
+        with self.store.reading() as read:
+            for record_id in record_ids:
+                try:
+                    row = self.index.record(record_id)
+                    where = self.index.locate(row.envelope_id) if row else None
+                    if where is None:
+                        raise NotFoundError(f"no record {record_id}" if row is None else
+                                            f"object {row.envelope_id.hex()[:16]} is missing from the index")
+                    yield record_id, read(*where)
+                except (IntegrityError, NotFoundError) as e:
+                    yield record_id, str(e)
+
+    def _verify_record(self, record_id: str, opened: OpenedRecord | str, revoked: dict[str, str],
+                       files: FileChecks) -> RecordCheck:
+        """Signatures were checked where `opened` was (FileChecks.opened); custody here;
+        each file's hash by `files` (its chunks' places looked up here: the index stays in
+        this thread)."""
         check = RecordCheck(record_id)
-        try:
-            opened = self._open(record_id)
-        except (IntegrityError, FormatError, SignatureError, TrustError, NotFoundError) as e:
-            check.problems.append(str(e))
+        if isinstance(opened, str):
+            check.problems.append(opened)
             return check
         check.signer = self._signer(opened.author_fingerprint)
         if refused_as_revoked(opened, revoked):

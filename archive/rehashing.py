@@ -5,7 +5,10 @@ their ids, decrypted with their keys from the opened envelope, and the file's si
 SHA-256 compared with the signed statement. Per byte that is two SHA-256 passes and one
 AES-GCM pass; threads did not share that well (benchmarks/README.md), so a large verify
 runs it in two worker processes (workerpool.py: no inherited descriptors, the chunk keys
-only on the pipe). The caller keeps the index: workers never open it.
+only on the pipe). Those workers also open the envelopes (the box secret, like every
+worker's keys, only on their stdin pipe): per record that was most of the calling
+thread's work, and the calling thread was the longest path. The caller keeps the index:
+workers never open it.
 """
 
 from __future__ import annotations
@@ -14,27 +17,37 @@ from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from .chunks import decrypt_file_chunks
-from .errors import FormatError, IntegrityError
+from .errors import FormatError, IntegrityError, SignatureError, TrustError
+from .records import OpenedRecord, open_envelope
 from .store import Store
 from .workerpool import WorkerPool
 
-# Below this many bytes of evidence, verify re-hashes in its own process.
+# Below this many bytes of evidence and this many records, verify stays in its own process.
 PROCESS_BYTES = 256 << 20
+PROCESS_RECORDS = 1024
 _JOB_BYTES = 32 << 20      # files per worker job: about this many bytes
 _IN_FLIGHT = 4
+_OPEN_BATCH = 32           # envelopes per worker job
 
 FileJob = tuple[list[dict[str, Any]], dict[bytes, Any], int, str]   # refs, places, size, sha256
 
 
 @dataclass
 class Rehasher:
-    """A worker's state: where the packs are."""
-    JOBS = ("rehash",)
+    """A worker's state: where the packs are, and the box secret that opens envelopes
+    (sent once on the worker's stdin pipe, as every worker's keys are)."""
+    JOBS = ("rehash", "open_envelopes")
 
     home: str
+    box_secret: bytes | None = None
+
+    def open_envelopes(self, items: list[tuple[str, bytes]]) -> list[OpenedRecord | str]:
+        """For each (record id, envelope bytes): the opened record — signature, SSH
+        signature and every disclosure checked — or why it does not open."""
+        return [_open_as(record_id, envelope, self.box_secret) for record_id, envelope in items]
 
     def rehash(self, files: list[FileJob]) -> list[str | None]:
         """For each file, None if it matches its signed size and SHA-256, else why not."""
@@ -54,13 +67,25 @@ class Rehasher:
         return verdicts
 
 
+def _open_as(record_id: str, envelope: bytes, box_secret: bytes) -> OpenedRecord | str:
+    try:
+        opened = open_envelope(envelope, box_secret)
+    except (IntegrityError, FormatError, SignatureError, TrustError) as e:
+        return str(e)
+    if opened.record_id != record_id:
+        return f"the envelope indexed as record {record_id[:16]} holds record {opened.record_id[:16]}"
+    return opened
+
+
 class FileChecks:
     """Collects files to re-hash and hands each verdict to its callback, in order: here,
-    or in two worker processes when `evidence_bytes` is large. A context manager."""
+    or in two worker processes when there is much evidence or many records; opens
+    envelopes the same way (`opened`). A context manager."""
 
-    def __init__(self, home: Path, *, evidence_bytes: int) -> None:
-        self._rehasher = Rehasher(str(home))
-        self._pool = WorkerPool(self._rehasher, size=2) if evidence_bytes >= PROCESS_BYTES else None
+    def __init__(self, home: Path, *, evidence_bytes: int, records: int, box_secret: bytes) -> None:
+        self._rehasher = Rehasher(str(home), box_secret)
+        many = evidence_bytes >= PROCESS_BYTES or records >= PROCESS_RECORDS
+        self._pool = WorkerPool(self._rehasher, size=2) if many else None
         self._batch: list[tuple[FileJob, Callable[[str | None], None]]] = []
         self._bytes = 0
         self._pending: deque[tuple[list[Callable[[str | None], None]], Future]] = deque()
@@ -86,6 +111,39 @@ class FileChecks:
         callbacks, future = self._pending.popleft()
         for done, verdict in zip(callbacks, future.result()):
             done(verdict)
+
+    def opened(self, envelopes: Iterable[tuple[str, bytes | str]]) -> Iterator[tuple[str, OpenedRecord | str]]:
+        """(record id, opened record or why not) for each (record id, envelope bytes or why
+        it could not be read), in order. In the workers, 32 to a job, a few jobs ahead:
+        opening is most of what `verify` does per record besides the files."""
+        if self._pool is None:
+            for record_id, envelope in envelopes:
+                yield record_id, (envelope if isinstance(envelope, str)
+                                  else _open_as(record_id, envelope, self._rehasher.box_secret))
+            return
+        pending: deque[tuple[list[tuple[str, bytes | str]], Future]] = deque()
+
+        def settle() -> Iterator[tuple[str, OpenedRecord | str]]:
+            batch, future = pending.popleft()
+            results = iter(future.result())
+            for record_id, envelope in batch:
+                yield record_id, envelope if isinstance(envelope, str) else next(results)
+
+        batch: list[tuple[str, bytes | str]] = []
+        for item in envelopes:
+            batch.append(item)
+            if len(batch) == _OPEN_BATCH:
+                pending.append((batch, self._submit_opening(batch)))
+                batch = []
+                while len(pending) > _IN_FLIGHT:
+                    yield from settle()
+        if batch:
+            pending.append((batch, self._submit_opening(batch)))
+        while pending:
+            yield from settle()
+
+    def _submit_opening(self, batch: list[tuple[str, bytes | str]]) -> Future:
+        return self._pool.submit("open_envelopes", [(r, e) for r, e in batch if not isinstance(e, str)])
 
     def finish(self) -> None:
         """Wait for every verdict."""

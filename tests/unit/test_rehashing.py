@@ -13,6 +13,7 @@ from archive import rehashing
 @pytest.fixture(params=["here", "processes"])
 def where(request, monkeypatch):
     monkeypatch.setattr(rehashing, "PROCESS_BYTES", 0 if request.param == "processes" else 1 << 60)
+    monkeypatch.setattr(rehashing, "PROCESS_RECORDS", 1 << 60)
     monkeypatch.setattr(rehashing, "_JOB_BYTES", 1)   # one file per job: several jobs in flight
     started = []
     real = rehashing.WorkerPool
@@ -51,3 +52,58 @@ def test_a_changed_chunk_is_named(archive, tmp_path, where):
     failed = [r for r in report.records if not r.ok]
     assert len(failed) == 1 and len(report.records) == 3
     assert "does not match its id" in failed[0].problems[0] and "attachment" in failed[0].problems[0]
+
+
+def _envelope_place(archive, record_id):
+    envelope = archive.index.record(record_id).envelope_id
+    pack, where = archive.index.locate(envelope)
+    return archive.store.pack_path(pack), where
+
+
+def test_envelopes_are_opened_in_order_across_batches(archive, tmp_path, where, monkeypatch):
+    """More records than one opening job holds: every verdict lands on its own record."""
+    monkeypatch.setattr(rehashing, "_OPEN_BATCH", 3)
+    summary = archive.add(_files(tmp_path, [100 + i for i in range(11)]))
+    report = archive.verify()
+    assert report.ok and [r.record_id for r in report.records] == sorted(r for _, r in summary.new_records)
+    assert all(r.attachments_checked == 1 and r.signer for r in report.records)
+
+
+def test_a_damaged_or_swapped_envelope_is_named_and_the_rest_verify(archive, tmp_path, where, monkeypatch):
+    monkeypatch.setattr(rehashing, "_OPEN_BATCH", 2)
+    summary = archive.add(_files(tmp_path, [500 + i for i in range(6)]))
+    ids = sorted(r for _, r in summary.new_records)
+    # The index points record 1 at record 2's envelope (a swapped row).
+    archive.index.db.execute("UPDATE records SET envelope = ? WHERE id = ?",
+                             [archive.index.record(ids[2]).envelope_id, ids[1]])
+    # Record 4's envelope: one byte of its ciphertext flipped and the object renamed to
+    # match, so the store's id check passes and only opening can tell.
+    path, at = _envelope_place(archive, ids[4])
+    data = bytearray(path.read_bytes())
+    data[at.offset + at.length - 20] ^= 0x01
+    import hashlib
+    new_id = hashlib.sha256(bytes(data[at.offset:at.offset + at.length])).digest()
+    data[at.offset - 36:at.offset - 4] = new_id
+    os.chmod(path, 0o600)
+    path.write_bytes(bytes(data))
+    archive.index.db.execute("UPDATE objects SET id = ? WHERE id = ?", [new_id, at.object_id])
+    archive.index.db.execute("UPDATE records SET envelope = ? WHERE id = ?", [new_id, ids[4]])
+    # Record 5's envelope is gone from the index.
+    archive.index.db.execute("DELETE FROM objects WHERE id = ?", [archive.index.record(ids[5]).envelope_id])
+    report = {r.record_id: r for r in archive.verify().records}
+    assert [i for i in ids if report[i].ok] == [ids[0], ids[2], ids[3]]
+    assert f"holds record {ids[2][:16]}" in report[ids[1]].problems[0]
+    assert "failed authentication" in report[ids[4]].problems[0]
+    assert "missing from the index" in report[ids[5]].problems[0]
+
+
+def test_many_records_use_the_workers_even_with_little_evidence(archive, tmp_path, monkeypatch):
+    """Opening envelopes is the work of a verify of many small notes: workers from
+    PROCESS_RECORDS records on, whatever the bytes."""
+    monkeypatch.setattr(rehashing, "PROCESS_BYTES", 1 << 60)
+    monkeypatch.setattr(rehashing, "PROCESS_RECORDS", 3)
+    started = []
+    real = rehashing.WorkerPool
+    monkeypatch.setattr(rehashing, "WorkerPool", lambda *a, **k: started.append(1) or real(*a, **k))
+    archive.add(_files(tmp_path, [50, 60, 70]))
+    assert archive.verify().ok and started
