@@ -680,9 +680,11 @@ class Archive:
 
     def _check_chunks_present(self) -> list[str]:
         """Every record opens (envelope and sealed metadata) and names only stored chunks;
-        the chunks of 64 records are looked up in one query."""
+        envelopes are opened by verify's workers when there are many (FileChecks.opened),
+        the chunks of 64 records looked up in one query."""
         problems: list[str] = []
         named: list[tuple[str, set[bytes]]] = []
+        sealed: dict[str, bytes] = {}        # of the records read but not yet checked
 
         def look_up() -> None:
             present = self.index.has_objects(set().union(*(refs for _, refs in named)))
@@ -692,21 +694,30 @@ class Archive:
                                     "evidence chunks are missing")
             named.clear()
 
-        with self.store.reading() as read:
-            for row in self.index.records():
-                try:
+        def envelopes() -> Iterator[tuple[str, bytes | str]]:
+            with self.store.reading() as read:
+                for row in self.index.records():
+                    sealed[row.record_id] = row.sealed
                     where = self.index.locate(row.envelope_id)
-                    if where is None:
-                        raise IntegrityError(f"object {row.envelope_id.hex()[:16]} is missing from the index")
-                    opened = open_envelope(read(*where), self.keys.box_secret)
-                    if opened.record_id != row.record_id:
-                        raise IntegrityError(f"the envelope indexed as record {row.record_id[:16]} holds "
-                                             f"record {opened.record_id[:16]}")
-                    self.sealer.open(row.record_id, row.sealed)   # what list/show/search read opens too
+                    try:
+                        if where is None:
+                            raise IntegrityError(f"object {row.envelope_id.hex()[:16]} is missing from the index")
+                        yield row.record_id, read(*where)
+                    except IntegrityError as e:
+                        yield row.record_id, str(e)
+
+        with FileChecks(self.home, evidence_bytes=0, records=self.index.counts()["records"],
+                        box_secret=self.keys.box_secret) as opener:
+            for record_id, opened in opener.opened(envelopes()):
+                try:
+                    if isinstance(opened, str):
+                        raise IntegrityError(opened)
+                    self.sealer.open(record_id, sealed.pop(record_id))   # what list/show/search read opens too
                 except ArchiveError as e:
-                    problems.append(f"record {row.record_id[:16]}: {e}")
+                    sealed.pop(record_id, None)
+                    problems.append(f"record {record_id[:16]}: {e}")
                     continue
-                named.append((row.record_id, {bytes.fromhex(r["id"]) for rs in opened.chunks.values() for r in rs}))
+                named.append((record_id, {bytes.fromhex(r["id"]) for rs in opened.chunks.values() for r in rs}))
                 if len(named) == 64:
                     look_up()
         look_up()

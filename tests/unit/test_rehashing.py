@@ -107,3 +107,24 @@ def test_many_records_use_the_workers_even_with_little_evidence(archive, tmp_pat
     monkeypatch.setattr(rehashing, "WorkerPool", lambda *a, **k: started.append(1) or real(*a, **k))
     archive.add(_files(tmp_path, [50, 60, 70]))
     assert archive.verify().ok and started
+
+
+def test_check_read_data_opens_records_in_the_workers_when_there_are_many(archive, tmp_path, monkeypatch):
+    monkeypatch.setattr(rehashing, "PROCESS_RECORDS", 3)
+    monkeypatch.setattr(rehashing, "_OPEN_BATCH", 2)
+    started = []
+    real = rehashing.WorkerPool
+    monkeypatch.setattr(rehashing, "WorkerPool", lambda *a, **k: started.append(1) or real(*a, **k))
+    summary = archive.add(_files(tmp_path, [700 + i for i in range(5)]))
+    assert archive.check(read_data=True).ok and started
+    ids = sorted(r for _, r in summary.new_records)
+    # Record 1 names a chunk the index no longer has; record 3's row points at record 0's envelope.
+    opened = archive._open(ids[1])
+    [refs] = opened.chunks.values()
+    archive.index.db.execute("DELETE FROM objects WHERE id = ?", [bytes.fromhex(refs[0]["id"])])
+    archive.index.db.execute("UPDATE records SET envelope = ? WHERE id = ?",
+                             [archive.index.record(ids[0]).envelope_id, ids[3]])
+    problems = archive.check(read_data=True).problems
+    assert any(p.startswith(f"record {ids[1][:16]}: 1 of 1 evidence chunks are missing") for p in problems)
+    assert any(p.startswith(f"record {ids[3][:16]}: the envelope indexed as record") for p in problems)
+    assert not any(p.startswith(f"record {ids[i][:16]}") for p in problems for i in (0, 2, 4))
