@@ -28,7 +28,7 @@ from . import disclosure, journal, report
 from .custody import CustodyEvent, chain_order, sign_event
 from .custody import check_event
 from .custodylog import OwnLog, check_head, check_inclusion
-from .ingest import recorded_event
+from .sealing import recorded_event
 from .peerbook import PeerBook
 from .receiving import refused_as_revoked, sealed_meta
 from .rehashing import FileChecks

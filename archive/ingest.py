@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import mimetypes
 import os
 import queue
 import stat
@@ -33,10 +32,11 @@ from .chunks import EncryptedChunk, chunk_count, encrypt_chunk, padded_chunks, r
 from .errors import IntegrityError, NotFoundError, UsageError
 from .index import Index, MetaSealer, RecordRow
 from .keys import SecretKeys
-from .custody import sign_event
 from .packsink import PackSink
-from .records import Draft, SealedRecord, create_record, index_meta
+from .records import SealedRecord
+from .sealing import RecordSealer, Sealed, media_type
 from .store import ENTRY_HEAD, ClosedPack, Store
+from .workerpool import WorkerPool
 
 SMALL_FILE = 4 * C.CHUNK_SIZE     # read whole and done in one job
 CHUNK_GROUP = 4                   # chunks of a large file per job
@@ -45,6 +45,7 @@ QUEUE_DEPTH = 4                   # jobs in flight: bounds memory to ~QUEUE_DEPT
 WORKERS = 2
 HASH_AHEAD = 3                    # large files probed (and hashed if maybe stored) ahead
 BATCH_FILES = 16                  # small files per job (or SMALL_FILE bytes, if fewer)
+SEAL_PROCESS_FILES = 1024         # from this many small files, records are sealed in processes
 
 
 @dataclass
@@ -224,10 +225,6 @@ def _task(path: Path, name: str) -> FileTask:
     return FileTask(path, display_name(name), size)
 
 
-def media_type(name: str) -> str:
-    return mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
-
-
 # --- Attachments of a single record ----------------------------------------------------------
 
 def encrypt_attachment(path: Path, keyer: crypto.ChunkKeyer, writer: RecordWriter,
@@ -263,13 +260,6 @@ def _check_unchanged(fd: int, before: os.stat_result, path: Path) -> None:
                              hint="add it again once nothing is writing to it")
 
 
-def recorded_event(keys: SecretKeys, sealer: MetaSealer, record: SealedRecord) -> tuple:
-    """The `recorded` custody event of a new record, sealed for the index."""
-    event = sign_event(keys, event="recorded", envelope=record.envelope_id, record=record.record_id,
-                       peer=None, bundle=None, time=record.statement["created"])
-    return sealer.custody_row(event.event_id, event.envelope, event.raw, leaf=event.leaf_hash)
-
-
 # --- add -------------------------------------------------------------------------------------
 
 @dataclass
@@ -298,6 +288,10 @@ class _Done:
     record: SealedRecord | None = None
     sealed_meta: bytes = b""
     custody: tuple | None = None
+    sha: bytes = b""                  # a new small file's, until its record is sealed
+
+    def sealed(self, sealed: Sealed) -> None:
+        self.record, self.sealed_meta, self.custody = sealed
 
 
 class Ingest:
@@ -309,6 +303,8 @@ class Ingest:
         self._tags, self._now, self._recipients = sorted(set(tags)), now, list(recipients)
         self._progress = progress or (lambda n: None)
         self._known = index.dedup_macs()
+        self._record_sealer = RecordSealer(keys, self._tags, self._recipients)
+        self._seal_pool: WorkerPool | None = None
         self._claimed: set[bytes] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -321,18 +317,8 @@ class Ingest:
             self._claimed.add(mac)
             return True
 
-    def _seal(self, task: FileTask, sha: bytes, refs: list[dict[str, Any]]) -> tuple[SealedRecord, bytes, tuple]:
-        attachment = {"name": task.name, "media_type": media_type(task.name), "size": task.size,
-                      "sha256": sha.hex()}
-        fields: dict[str, Any] = {"title": task.name}
-        if self._tags:
-            fields["tags"] = self._tags
-        draft = Draft("evidence", fields, (attachment,))
-        record = create_record(self._keys, draft, chunks={sha.hex(): refs},
-                               recipients=self._recipients, created=self._now())
-        meta = index_meta(record.statement, fields, [attachment])
-        return record, self._sealer.seal(record.record_id, meta), recorded_event(
-            self._keys, self._sealer, record)
+    def _seal(self, task: FileTask, sha: bytes, refs: list[dict[str, Any]]) -> Sealed:
+        return self._record_sealer.seal([(task.name, task.size, sha, refs, self._now())])[0]
 
     def _small_job(self, task: FileTask) -> _Done:
         try:
@@ -351,12 +337,21 @@ class Ingest:
         if mac in self._known:  # stored before this run (repeats within it: see run())
             return done
         done.chunks = [encrypt_chunk(self._keyer, c) for c in padded_chunks(data)]
-        done.record, done.sealed_meta, done.custody = self._seal(task, sha, [c.ref() for c in done.chunks])
+        done.sha = sha
         return done
 
-    def _small_batch(self, tasks: list[FileTask]) -> list[_Done]:
-        # One job for several small files: far fewer hand-offs between threads.
-        return [self._small_job(task) for task in tasks]
+    def _small_batch(self, tasks: list[FileTask]) -> tuple[list[_Done], Future | None]:
+        """Several small files in one job (far fewer hand-offs between threads): hashed and
+        encrypted here; their records sealed here too, or handed to the sealing processes
+        (the future the writing thread waits for), so this thread goes on encrypting."""
+        dones = [self._small_job(task) for task in tasks]
+        new = [d for d in dones if d.sha]
+        items = [(d.task.name, d.task.size, d.sha, [c.ref() for c in d.chunks], self._now()) for d in new]
+        if items and self._seal_pool is not None:
+            return dones, self._seal_pool.submit("seal", items)
+        for done, sealed in zip(new, self._record_sealer.seal(items) if items else []):
+            done.sealed(sealed)
+        return dones, None
 
     def _group_job(self, fd: int, size: int, first: int, last: int) -> list[EncryptedChunk]:
         return [encrypt_chunk(self._keyer, read_padded_chunk(fd, size, i)) for i in range(first, last)]
@@ -468,7 +463,9 @@ class Ingest:
         out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
         refs: list[dict[str, Any]] = []
         self._probe = self._index.object_probe()
-        with contextlib.closing(self._probe), \
+        if sum(1 for t in tasks if t.size <= SMALL_FILE) >= SEAL_PROCESS_FILES:
+            self._seal_pool = WorkerPool(self._record_sealer, size=WORKERS)
+        with contextlib.closing(self._probe), self._seal_pool or contextlib.nullcontext(), \
                 ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="testimony-add") as pool:
             producer = threading.Thread(target=self._produce, args=(tasks, pool, out), daemon=True)
             producer.start()
@@ -482,7 +479,10 @@ class Ingest:
                     if item[0] == "error":
                         raise item[1]
                     if item[0] == "small":
-                        dones = item[2].result()
+                        dones, sealing = item[2].result()
+                        if sealing is not None:
+                            for done, sealed in zip((d for d in dones if d.sha), sealing.result()):
+                                done.sealed(sealed)
                         stored = self._writer.stored(c.object_id for d in dones for c in d.chunks)
                         for done in dones:
                             # Claimed here, in walk order, not by whichever worker finished first:

@@ -12,8 +12,8 @@ import pytest
 from archive import constants as C
 from archive.errors import ArchiveError, IntegrityError, NotFoundError, UsageError
 from archive.chunks import chunk_count
-from archive.ingest import (SMALL_FILE, Ingest, RecordWriter, collect_files, display_name,
-                            media_type)
+from archive.ingest import SMALL_FILE, Ingest, RecordWriter, collect_files, display_name
+from archive.sealing import media_type
 
 
 def _rand(size: int, seed: int = 0) -> bytes:
@@ -457,3 +457,76 @@ def test_a_large_file_cut_short_while_it_streams_is_refused_and_closed(archive, 
         except OSError:
             pass   # the descriptor listdir itself used
     assert str(big) not in still_open
+
+
+# --- Many small files: records sealed in worker processes -------------------------------
+
+def _worker_pids() -> set[int]:
+    """Our own `python -c` workers among this process's children."""
+    pids = set()
+    for child in os.listdir("/proc"):
+        if child.isdigit():
+            try:
+                with open(f"/proc/{child}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{child}/cmdline", "rb") as f:
+                    cmdline = f.read()
+            except OSError:
+                continue
+            if int(fields[1]) == os.getpid() and b"workerpool" in cmdline:
+                pids.add(int(child))
+    return pids
+
+
+@pytest.fixture
+def sealing_processes(monkeypatch):
+    import archive.ingest as ingest_module
+    monkeypatch.setattr(ingest_module, "SEAL_PROCESS_FILES", 2)
+    monkeypatch.setattr(ingest_module, "BATCH_FILES", 3)   # several sealing jobs in flight
+    started = []
+    real = ingest_module.WorkerPool
+    monkeypatch.setattr(ingest_module, "WorkerPool", lambda *a, **k: started.append(1) or real(*a, **k))
+    return started
+
+
+def test_small_files_sealed_in_processes_are_the_same_records(archive, tmp_path, sealing_processes):
+    stored = tmp_path / "stored.txt"
+    stored.write_bytes(b"already in the archive")
+    archive.add([stored])
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(8):
+        (folder / f"note-{i}.txt").write_bytes(f"field note {i}".encode())
+    (folder / "note-again.txt").write_bytes(b"field note 3")          # a duplicate in this run
+    (folder / "stored-copy.txt").write_bytes(b"already in the archive")  # stored before
+    (folder / "empty.txt").write_bytes(b"")
+    summary = archive.add([folder], tags=["clinic"])
+    assert sealing_processes and not _worker_pids()
+    assert (summary.new, summary.duplicates) == (9, 2)
+    for name, rid in summary.new_records:
+        view = archive.show(rid)
+        assert view.fields == {"title": name, "tags": ["clinic"]}
+        [written] = archive.extract(rid, tmp_path / "out" / rid)
+        assert written.read_bytes() == (tmp_path / name).read_bytes()
+    report = archive.verify()
+    assert report.ok and all(r.custody_events == 1 for r in report.records)
+
+
+def test_an_error_while_sealing_in_processes_leaves_no_worker_and_no_record(archive, tmp_path,
+                                                                            sealing_processes, monkeypatch):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(7):
+        (folder / f"note-{i}.txt").write_bytes(f"note {i}".encode())
+    import archive.api as api_module
+    real = api_module.collect_files
+
+    def collect_then_remove(paths):
+        tasks = real(paths)
+        (folder / "note-5.txt").unlink()
+        return tasks
+    monkeypatch.setattr(api_module, "collect_files", collect_then_remove)
+    with pytest.raises(ArchiveError, match="note-5.txt"):
+        archive.add([folder])
+    assert sealing_processes and not _worker_pids()
+    assert all(not r.title.startswith("note-5") for r in archive.list_records())
