@@ -10,14 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from . import constants as C
 from . import crypto, keys as keyfiles
 from .chunks import decrypt_file_chunks
 from .encoding import format_time
-from .errors import (ArchiveError, disk_error, FormatError, IntegrityError, KeyAccessError, NotFoundError,
-                     SignatureError, TrustError, UsageError)
+from .errors import (ArchiveError, disk_error, IntegrityError, KeyAccessError, NotFoundError, TrustError,
+                     UsageError)
 from .fsutil import make_private_dir, safe_file_name, write_atomic
 from .index import Index, MetaSealer, RecordRow
 from .ingest import AddSummary, Ingest, RecordWriter, collect_files, display_name, encrypt_attachment
@@ -583,39 +583,39 @@ class Archive:
     def verify(self, prefix: str | None = None,
                progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Check every signature, disclosure and file hash we can; a report, never a raise."""
-        ids = [self.resolve(prefix)] if prefix else [r.record_id for r in self.index.records()]
+        rows = [self.index.record(self.resolve(prefix))] if prefix else self.index.records()
         report = VerifyReport()
         revoked = self.sync.revocation_dates()
         evidence = self.index.chunk_bytes() if not prefix else 0
-        with FileChecks(self.home, evidence_bytes=evidence, records=len(ids),
+        with FileChecks(self.home, evidence_bytes=evidence,
+                        records=1 if prefix else self.index.counts()["records"],
                         box_secret=self.keys.box_secret) as files:
-            for record_id, opened in files.opened(self._envelopes(ids)):
-                report.records.append(self._verify_record(record_id, opened, revoked, files))
+            for row, opened in files.opened(self._envelopes(rows)):
+                report.records.append(self._verify_record(row, opened, revoked, files))
                 if progress:
                     progress(1)
             files.finish()
         return report
 
-    def _envelopes(self, record_ids: list[str]) -> Iterator[tuple[str, bytes | str]]:
-        """Each record's envelope bytes (id checked), or why it could not be read."""
+    def _envelopes(self, rows: Iterable[RecordRow]) -> Iterator[tuple[RecordRow, bytes | str]]:
+        """Each record's envelope bytes (id checked), or why they could not be read."""
         with self.store.reading() as read:
-            for record_id in record_ids:
+            for row in rows:
+                where = self.index.locate(row.envelope_id)
                 try:
-                    row = self.index.record(record_id)
-                    where = self.index.locate(row.envelope_id) if row else None
                     if where is None:
-                        raise NotFoundError(f"no record {record_id}" if row is None else
-                                            f"object {row.envelope_id.hex()[:16]} is missing from the index")
-                    yield record_id, read(*where)
-                except (IntegrityError, NotFoundError) as e:
-                    yield record_id, str(e)
+                        raise IntegrityError(f"object {row.envelope_id.hex()[:16]} is missing from the index")
+                    envelope: bytes | str = read(*where)
+                except IntegrityError as e:
+                    envelope = str(e)
+                yield row, envelope
 
-    def _verify_record(self, record_id: str, opened: OpenedRecord | str, revoked: dict[str, str],
+    def _verify_record(self, row: RecordRow, opened: OpenedRecord | str, revoked: dict[str, str],
                        files: FileChecks) -> RecordCheck:
         """Signatures were checked where `opened` was (FileChecks.opened); custody here;
         each file's hash by `files` (its chunks' places looked up here: the index stays in
         this thread)."""
-        check = RecordCheck(record_id)
+        check = RecordCheck(row.record_id)
         if isinstance(opened, str):
             check.problems.append(opened)
             return check
@@ -623,7 +623,7 @@ class Archive:
         if refused_as_revoked(opened, revoked):
             check.problems.append("signed by a revoked key after its revocation")
         try:
-            events = self.sync.events_for([self.index.record(record_id).envelope_id])
+            events = self.sync.events_for([row.envelope_id])
             check.custody_events = len(events)
             if not any(e.event == "recorded" for e in events) and opened.author_fingerprint == self.keys.card.fingerprint:
                 check.problems.append("its `recorded` custody event is missing")
@@ -684,7 +684,6 @@ class Archive:
         the chunks of 64 records looked up in one query."""
         problems: list[str] = []
         named: list[tuple[str, set[bytes]]] = []
-        sealed: dict[str, bytes] = {}        # of the records read but not yet checked
 
         def look_up() -> None:
             present = self.index.has_objects(set().union(*(refs for _, refs in named)))
@@ -694,30 +693,17 @@ class Archive:
                                     "evidence chunks are missing")
             named.clear()
 
-        def envelopes() -> Iterator[tuple[str, bytes | str]]:
-            with self.store.reading() as read:
-                for row in self.index.records():
-                    sealed[row.record_id] = row.sealed
-                    where = self.index.locate(row.envelope_id)
-                    try:
-                        if where is None:
-                            raise IntegrityError(f"object {row.envelope_id.hex()[:16]} is missing from the index")
-                        yield row.record_id, read(*where)
-                    except IntegrityError as e:
-                        yield row.record_id, str(e)
-
         with FileChecks(self.home, evidence_bytes=0, records=self.index.counts()["records"],
                         box_secret=self.keys.box_secret) as opener:
-            for record_id, opened in opener.opened(envelopes()):
+            for row, opened in opener.opened(self._envelopes(self.index.records())):
                 try:
                     if isinstance(opened, str):
                         raise IntegrityError(opened)
-                    self.sealer.open(record_id, sealed.pop(record_id))   # what list/show/search read opens too
+                    self.sealer.open(row.record_id, row.sealed)   # what list/show/search read opens too
                 except ArchiveError as e:
-                    sealed.pop(record_id, None)
-                    problems.append(f"record {record_id[:16]}: {e}")
+                    problems.append(f"record {row.record_id[:16]}: {e}")
                     continue
-                named.append((record_id, {bytes.fromhex(r["id"]) for rs in opened.chunks.values() for r in rs}))
+                named.append((row.record_id, {bytes.fromhex(r["id"]) for rs in opened.chunks.values() for r in rs}))
                 if len(named) == 64:
                     look_up()
         look_up()

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .chunks import decrypt_file_chunks
 from .errors import FormatError, IntegrityError, SignatureError, TrustError
+from .index import RecordRow
 from .records import OpenedRecord, open_envelope
 from .store import Store
 from .workerpool import WorkerPool
@@ -112,24 +113,25 @@ class FileChecks:
         for done, verdict in zip(callbacks, future.result()):
             done(verdict)
 
-    def opened(self, envelopes: Iterable[tuple[str, bytes | str]]) -> Iterator[tuple[str, OpenedRecord | str]]:
-        """(record id, opened record or why not) for each (record id, envelope bytes or why
-        it could not be read), in order. In the workers, 32 to a job, a few jobs ahead:
+    def opened(self, envelopes: Iterable[tuple[RecordRow, bytes | str]]
+               ) -> Iterator[tuple[RecordRow, OpenedRecord | str]]:
+        """(row, opened record or why not) for each (index row, envelope bytes or why they
+        could not be read), in order. In the workers, 32 to a job, a few jobs ahead:
         opening is most of what `verify` does per record besides the files."""
         if self._pool is None:
-            for record_id, envelope in envelopes:
-                yield record_id, (envelope if isinstance(envelope, str)
-                                  else _open_as(record_id, envelope, self._rehasher.box_secret))
+            for row, envelope in envelopes:
+                yield row, (envelope if isinstance(envelope, str)
+                            else _open_as(row.record_id, envelope, self._rehasher.box_secret))
             return
-        pending: deque[tuple[list[tuple[str, bytes | str]], Future]] = deque()
+        pending: deque[tuple[list[tuple[RecordRow, bytes | str]], Future]] = deque()
 
-        def settle() -> Iterator[tuple[str, OpenedRecord | str]]:
+        def settle() -> Iterator[tuple[RecordRow, OpenedRecord | str]]:
             batch, future = pending.popleft()
             results = iter(future.result())
-            for record_id, envelope in batch:
-                yield record_id, envelope if isinstance(envelope, str) else next(results)
+            for row, envelope in batch:
+                yield row, envelope if isinstance(envelope, str) else next(results)
 
-        batch: list[tuple[str, bytes | str]] = []
+        batch: list[tuple[RecordRow, bytes | str]] = []
         for item in envelopes:
             batch.append(item)
             if len(batch) == _OPEN_BATCH:
@@ -142,8 +144,9 @@ class FileChecks:
         while pending:
             yield from settle()
 
-    def _submit_opening(self, batch: list[tuple[str, bytes | str]]) -> Future:
-        return self._pool.submit("open_envelopes", [(r, e) for r, e in batch if not isinstance(e, str)])
+    def _submit_opening(self, batch: list[tuple[RecordRow, bytes | str]]) -> Future:
+        return self._pool.submit("open_envelopes",
+                                 [(row.record_id, e) for row, e in batch if not isinstance(e, str)])
 
     def finish(self) -> None:
         """Wait for every verdict."""

@@ -289,6 +289,16 @@ class ArchiveMachine(RuleBasedStateMachine):
         path.write_bytes(data)
         return path
 
+    def _attachments(self, attach) -> tuple[list[Path], list[tuple[str, int, str]]]:
+        """The drawn attachments written as input files: their paths, and what the model
+        expects of each (name, size, SHA-256)."""
+        paths, attachments = [], []
+        for name, (size, seed) in attach:
+            data = content_bytes(size, seed)
+            paths.append(self._input(name, data))
+            attachments.append((name, size, hashlib.sha256(data).hexdigest()))
+        return paths, attachments
+
     def _site_of(self, fingerprint: str | None) -> str | None:
         return None if fingerprint is None else self.fingerprints[fingerprint]
 
@@ -367,11 +377,7 @@ class ArchiveMachine(RuleBasedStateMachine):
     def record(self, site, title, body, tags, location, attach, to):
         self.steps["record"] += 1
         to = site_sets_excluding(site, to)
-        paths, attachments = [], []
-        for name, (size, seed) in attach:
-            data = content_bytes(size, seed)
-            paths.append(self._input(name, data))
-            attachments.append((name, size, hashlib.sha256(data).hexdigest()))
+        paths, attachments = self._attachments(attach)
         given = {"title": title, "body": body, "tags": tags, "location": location}
         fields = {k: v for k, v in given.items() if v not in (None, "", [])}
         a = self.open[site]
@@ -554,11 +560,7 @@ class ArchiveMachine(RuleBasedStateMachine):
 
     def _crash_record(self, site, point, nth, real_process, title, body, tags, attach, to):
         to = site_sets_excluding(site, to)
-        paths, attachments = [], []
-        for name, (size, seed) in attach:
-            data = content_bytes(size, seed)
-            paths.append(self._input(name, data))
-            attachments.append((name, size, hashlib.sha256(data).hexdigest()))
+        paths, attachments = self._attachments(attach)
         # What `record` makes of these options and text (the header block, if any).
         try:
             fields = compose_fields(text=body, title=title, tags=tags, witness=None, consent=None,
