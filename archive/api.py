@@ -6,6 +6,7 @@ import functools
 import os
 import threading
 import unicodedata
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,7 +20,8 @@ from .encoding import format_time
 from .errors import (ArchiveError, disk_error, IntegrityError, KeyAccessError, NotFoundError, TrustError,
                      UsageError)
 from .fsutil import make_private_dir, safe_file_name, write_atomic
-from .index import Index, MetaSealer, RecordRow
+from .index import Index
+from .sealedrows import MetaSealer, RecordRow
 from .ingest import AddSummary, Ingest, RecordWriter, collect_files, display_name, encrypt_attachment
 from .keys import IdentityCard, SecretKeys
 from .locking import ArchiveLock
@@ -33,7 +35,7 @@ from .peerbook import PeerBook
 from .receiving import refused_as_revoked, sealed_meta
 from .rehashing import FileChecks
 from .peers import Peer, Revocation
-from .records import Draft, OpenedRecord, create_record, index_meta, open_envelope
+from .records import Draft, OpenedRecord, create_record, index_meta, open_envelope, slot_hint
 from .store import ClosedPack, Store
 from .sync import ExportResult, ImportResult, InspectResult, Sync, parse_size
 
@@ -456,7 +458,7 @@ class Archive:
                 macs.append(self.sealer.dedup_mac(sha))
             draft = Draft("testimony", fields, tuple(values), tuple(supersedes))
             sealed = create_record(keys, draft, chunks=chunks, recipients=recipients, created=self._now())
-            meta = index_meta(sealed.statement, fields, values)
+            meta = index_meta(sealed.statement, fields, values, slot=sealed.slot)
             writer.put_record(sealed, self.sealer.seal(sealed.record_id, meta), macs,
                               recorded_event(keys, self.sealer, sealed))
             writer.finish()
@@ -590,15 +592,18 @@ class Archive:
         with FileChecks(self.home, evidence_bytes=evidence,
                         records=1 if prefix else self.index.counts()["records"],
                         box_secret=self.keys.box_secret) as files:
-            for row, opened in files.opened(self._envelopes(rows)):
+            envelopes = ((row, envelope, slot_hint(meta)) for row, envelope, meta in self._envelopes(rows))
+            for row, opened in files.opened(envelopes):
                 report.records.append(self._verify_record(row, opened, revoked, files))
                 if progress:
                     progress(1)
             files.finish()
         return report
 
-    def _envelopes(self, rows: Iterable[RecordRow]) -> Iterator[tuple[RecordRow, bytes | str]]:
-        """Each record's envelope bytes (id checked), or why they could not be read."""
+    def _envelopes(self, rows: Iterable[RecordRow]
+                   ) -> Iterator[tuple[RecordRow, bytes | str, dict[str, Any] | ArchiveError]]:
+        """Each record's envelope bytes (id checked), or why they could not be read; and
+        its sealed metadata opened (which holds open_envelope's slot hint), or why not."""
         with self.store.reading() as read:
             for row in rows:
                 where = self.index.locate(row.envelope_id)
@@ -608,7 +613,11 @@ class Archive:
                     envelope: bytes | str = read(*where)
                 except IntegrityError as e:
                     envelope = str(e)
-                yield row, envelope
+                try:
+                    meta = self.sealer.open(row.record_id, row.sealed)
+                except ArchiveError as e:
+                    meta = e
+                yield row, envelope, meta
 
     def _verify_record(self, row: RecordRow, opened: OpenedRecord | str, revoked: dict[str, str],
                        files: FileChecks) -> RecordCheck:
@@ -684,6 +693,12 @@ class Archive:
         the chunks of 64 records looked up in one query."""
         problems: list[str] = []
         named: list[tuple[str, set[bytes]]] = []
+        metas: deque[dict[str, Any] | ArchiveError] = deque()   # opener.opened keeps the order
+
+        def envelopes() -> Iterator[tuple[RecordRow, bytes | str, int | None]]:
+            for row, envelope, meta in self._envelopes(self.index.records()):
+                metas.append(meta)
+                yield row, envelope, slot_hint(meta)
 
         def look_up() -> None:
             present = self.index.has_objects(set().union(*(refs for _, refs in named)))
@@ -695,13 +710,11 @@ class Archive:
 
         with FileChecks(self.home, evidence_bytes=0, records=self.index.counts()["records"],
                         box_secret=self.keys.box_secret) as opener:
-            for row, opened in opener.opened(self._envelopes(self.index.records())):
-                try:
-                    if isinstance(opened, str):
-                        raise IntegrityError(opened)
-                    self.sealer.open(row.record_id, row.sealed)   # what list/show/search read opens too
-                except ArchiveError as e:
-                    problems.append(f"record {row.record_id[:16]}: {e}")
+            for row, opened in opener.opened(envelopes()):
+                meta = metas.popleft()   # what list/show/search read opens too
+                problem = opened if isinstance(opened, str) else meta if isinstance(meta, ArchiveError) else None
+                if problem is not None:
+                    problems.append(f"record {row.record_id[:16]}: {problem}")
                     continue
                 named.append((row.record_id, {bytes.fromhex(r["id"]) for rs in opened.chunks.values() for r in rs}))
                 if len(named) == 64:

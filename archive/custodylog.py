@@ -11,16 +11,19 @@ importer notices a log that forked or shrank, refuses it, and keeps both heads.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import constants as C
 from . import crypto, merkle
 from .custody import CustodyEvent
 from .encoding import canonical, from_hex, parse_time, to_hex
 from .errors import FormatError, IntegrityError, RollbackError
-from .index import Index, MetaSealer
+from .sealedrows import MetaSealer
 from .keys import SecretKeys
 from .signed import public_keys, read_public_keys, sign_document, verify_document
+
+if TYPE_CHECKING:   # the log's owner passes its Index; workers checking proofs need no SQLite
+    from .index import Index
 
 _HEAD_FIELDS = {"type", "version", "log", "size", "root", "time", "signature"}
 

@@ -9,21 +9,18 @@ be rebuilt from the packs and the keys; the packs are the truth.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 import sqlite_utils
 
-from . import constants as C
-from . import crypto, journal
-from .encoding import canonical
+from . import journal
 from .errors import FormatError, NotFoundError, UsageError
+from .sealedrows import RecordRow
 from .store import ClosedPack, Located
 
 DB_FILE = "archive.db"
@@ -72,13 +69,6 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4]  # index i takes schema version i to i + 1
-
-
-@dataclass(frozen=True)
-class RecordRow:
-    record_id: str
-    envelope_id: bytes
-    sealed: bytes
 
 
 class ObjectProbe:
@@ -171,8 +161,9 @@ class Index:
 
     # --- reads ------------------------------------------------------------------------------
     def locate(self, object_id: bytes) -> tuple[str, Located] | None:
-        row = self.db.execute("SELECT pack, offset, length FROM objects WHERE id = ?",
-                              [object_id]).fetchone()
+        # Plain sqlite3 (cached statement): verify and check call this once per record.
+        row = self.db.conn.execute("SELECT pack, offset, length FROM objects WHERE id = ?",
+                                   [object_id]).fetchone()
         return (row[0], Located(object_id, row[1], row[2])) if row else None
 
     def has_objects(self, object_ids: Iterable[bytes]) -> set[bytes]:
@@ -451,46 +442,3 @@ class Index:
 
     def unreadable_count(self) -> int:
         return self.db["unreadable"].count
-
-
-class MetaSealer:
-    """Seals what the index caches with a key derived from index_key.
-
-    The AAD is the row's key (a record id, a peer row id...), so a sealed value moved to
-    another row fails to open: this authenticates every field of the row.
-    """
-
-    def __init__(self, index_key: bytes) -> None:
-        self._key = crypto.derive_key(index_key, C.INDEX_META)
-        self._dedup_key = crypto.derive_key(index_key, C.INDEX_DEDUP)
-        self._peer_key = crypto.derive_key(index_key, C.INDEX_PEER)
-
-    def seal(self, row_key: str, meta: Any) -> bytes:
-        return self.seal_canonical(row_key, canonical(meta))
-
-    def seal_canonical(self, row_key: str, encoded: bytes) -> bytes:
-        """`seal` for a value already in canonical bytes (no second encoding)."""
-        nonce, ct = crypto.xchacha_encrypt(self._key, encoded, aad=row_key.encode())
-        return nonce + ct
-
-    def open(self, row_key: str, sealed: bytes) -> Any:
-        n = C.XCHACHA_NONCE_BYTES
-        plain = crypto.xchacha_decrypt(self._key, sealed[:n], sealed[n:], aad=row_key.encode(),
-                                       what=f"index row {row_key[:16]}")
-        # Authenticated under our own key and row: bytes this archive encoded canonically,
-        # so plain json is enough (parse_canonical's re-encoding check is for what comes
-        # from outside; here it was a third of `list` and of opening records in `check`).
-        return json.loads(plain)
-
-    def custody_row(self, event_id: bytes, envelope_hex: str, raw: bytes, *,
-                    leaf: bytes | None) -> tuple[bytes, bytes, bytes, bytes | None]:
-        """(event id, envelope id, sealed event, our log's leaf hash or None) for the custody
-        table; `raw` is the signed event's canonical bytes."""
-        return event_id, bytes.fromhex(envelope_hex), self.seal_canonical(event_id.hex(), raw), leaf
-
-    def peer_id(self, fingerprint: str) -> str:
-        """The index's name for a peer: a keyed hash, so the fingerprint is not in clear."""
-        return crypto.keyed_hash(self._peer_key, C.INDEX_PEER, bytes.fromhex(fingerprint)).hex()
-
-    def dedup_mac(self, file_sha256: bytes) -> bytes:
-        return crypto.keyed_hash(self._dedup_key, C.INDEX_DEDUP, file_sha256)

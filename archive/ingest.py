@@ -30,7 +30,8 @@ from . import constants as C
 from . import crypto
 from .chunks import EncryptedChunk, chunk_count, encrypt_chunk, padded_chunks, read_padded_chunk
 from .errors import IntegrityError, NotFoundError, UsageError
-from .index import Index, MetaSealer, RecordRow
+from .index import Index
+from .sealedrows import MetaSealer, RecordRow
 from .keys import SecretKeys
 from .packsink import PackSink
 from .records import SealedRecord

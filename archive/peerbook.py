@@ -8,7 +8,8 @@ from . import constants as C
 from . import crypto
 from .encoding import canonical, parse_canonical
 from .errors import NotFoundError, TrustError, UsageError
-from .index import Index, MetaSealer
+from .index import Index
+from .sealedrows import MetaSealer
 from .keys import IdentityCard, SecretKeys
 from .peers import (Peer, Revocation, apply_revocation, check_revocation, effective_date, new_peer,
                     peer_revocation)

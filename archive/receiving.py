@@ -19,7 +19,7 @@ from typing import Any
 from .custody import CustodyEvent, check_event, sign_event
 from .custodylog import TreeHead, check_inclusion
 from .errors import FormatError, TrustError
-from .index import MetaSealer, RecordRow
+from .sealedrows import MetaSealer, RecordRow
 from .keys import SecretKeys
 from .records import OpenedRecord, index_meta, open_envelope
 from .workerpool import WorkerPool
@@ -33,7 +33,8 @@ WORKER_PROCESSES = 2
 
 def sealed_meta(sealer: MetaSealer, opened: OpenedRecord) -> bytes:
     """The index row's sealed metadata of an opened record (what list/show/search read)."""
-    return sealer.seal(opened.record_id, index_meta(opened.statement, opened.fields, opened.attachments))
+    meta = index_meta(opened.statement, opened.fields, opened.attachments, slot=opened.slot)
+    return sealer.seal(opened.record_id, meta)
 
 
 def refused_as_revoked(opened: OpenedRecord, revoked: dict[str, str]) -> bool:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .chunks import decrypt_file_chunks
 from .errors import FormatError, IntegrityError, SignatureError, TrustError
-from .index import RecordRow
+from .sealedrows import RecordRow
 from .records import OpenedRecord, open_envelope
 from .store import Store
 from .workerpool import WorkerPool
@@ -34,6 +34,7 @@ _IN_FLIGHT = 4
 _OPEN_BATCH = 32           # envelopes per worker job
 
 FileJob = tuple[list[dict[str, Any]], dict[bytes, Any], int, str]   # refs, places, size, sha256
+Envelope = tuple[RecordRow, "bytes | str", "int | None"]   # row, its envelope or why not, slot hint
 
 
 @dataclass
@@ -45,10 +46,10 @@ class Rehasher:
     home: str
     box_secret: bytes | None = None
 
-    def open_envelopes(self, items: list[tuple[str, bytes]]) -> list[OpenedRecord | str]:
-        """For each (record id, envelope bytes): the opened record — signature, SSH
-        signature and every disclosure checked — or why it does not open."""
-        return [_open_as(record_id, envelope, self.box_secret) for record_id, envelope in items]
+    def open_envelopes(self, items: list[tuple[str, bytes, int | None]]) -> list[OpenedRecord | str]:
+        """For each (record id, envelope bytes, slot hint): the opened record — signature,
+        SSH signature and every disclosure checked — or why it does not open."""
+        return [_open_as(record_id, envelope, self.box_secret, slot) for record_id, envelope, slot in items]
 
     def rehash(self, files: list[FileJob]) -> list[str | None]:
         """For each file, None if it matches its signed size and SHA-256, else why not."""
@@ -68,9 +69,9 @@ class Rehasher:
         return verdicts
 
 
-def _open_as(record_id: str, envelope: bytes, box_secret: bytes) -> OpenedRecord | str:
+def _open_as(record_id: str, envelope: bytes, box_secret: bytes, slot: int | None) -> OpenedRecord | str:
     try:
-        opened = open_envelope(envelope, box_secret)
+        opened = open_envelope(envelope, box_secret, slot=slot)
     except (IntegrityError, FormatError, SignatureError, TrustError) as e:
         return str(e)
     if opened.record_id != record_id:
@@ -113,25 +114,24 @@ class FileChecks:
         for done, verdict in zip(callbacks, future.result()):
             done(verdict)
 
-    def opened(self, envelopes: Iterable[tuple[RecordRow, bytes | str]]
-               ) -> Iterator[tuple[RecordRow, OpenedRecord | str]]:
+    def opened(self, envelopes: Iterable[Envelope]) -> Iterator[tuple[RecordRow, OpenedRecord | str]]:
         """(row, opened record or why not) for each (index row, envelope bytes or why they
-        could not be read), in order. In the workers, 32 to a job, a few jobs ahead:
-        opening is most of what `verify` does per record besides the files."""
+        could not be read, slot hint), in order. In the workers, 32 to a job, a few jobs
+        ahead: opening is most of what `verify` does per record besides the files."""
         if self._pool is None:
-            for row, envelope in envelopes:
+            for row, envelope, slot in envelopes:
                 yield row, (envelope if isinstance(envelope, str)
-                            else _open_as(row.record_id, envelope, self._rehasher.box_secret))
+                            else _open_as(row.record_id, envelope, self._rehasher.box_secret, slot))
             return
-        pending: deque[tuple[list[tuple[RecordRow, bytes | str]], Future]] = deque()
+        pending: deque[tuple[list[Envelope], Future]] = deque()
 
         def settle() -> Iterator[tuple[RecordRow, OpenedRecord | str]]:
             batch, future = pending.popleft()
             results = iter(future.result())
-            for row, envelope in batch:
+            for row, envelope, _ in batch:
                 yield row, envelope if isinstance(envelope, str) else next(results)
 
-        batch: list[tuple[RecordRow, bytes | str]] = []
+        batch: list[Envelope] = []
         for item in envelopes:
             batch.append(item)
             if len(batch) == _OPEN_BATCH:
@@ -144,9 +144,9 @@ class FileChecks:
         while pending:
             yield from settle()
 
-    def _submit_opening(self, batch: list[tuple[RecordRow, bytes | str]]) -> Future:
+    def _submit_opening(self, batch: list[Envelope]) -> Future:
         return self._pool.submit("open_envelopes",
-                                 [(row.record_id, e) for row, e in batch if not isinstance(e, str)])
+                                 [(row.record_id, e, slot) for row, e, slot in batch if not isinstance(e, str)])
 
     def finish(self) -> None:
         """Wait for every verdict."""

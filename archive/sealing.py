@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from .custody import sign_event
-from .index import MetaSealer
+from .sealedrows import MetaSealer
 from .keys import SecretKeys
 from .records import Draft, SealedRecord, create_record, index_meta
 
@@ -63,6 +63,7 @@ class RecordSealer:
                 fields["tags"] = self.tags
             record = create_record(self.keys, Draft("evidence", fields, (attachment,)),
                                    chunks={sha.hex(): refs}, recipients=self.recipients, created=created)
-            out.append((record, self.sealer.seal(record.record_id, index_meta(record.statement, fields, [attachment])),
+            meta = index_meta(record.statement, fields, [attachment], slot=record.slot)
+            out.append((record, self.sealer.seal(record.record_id, meta),
                         recorded_event(self.keys, self.sealer, record)))
         return out

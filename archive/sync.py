@@ -26,7 +26,8 @@ from .custodylog import (OwnLog, ProofTree, TreeHead, check_consistency, check_h
 from .encoding import canonical
 from .errors import ArchiveError, FormatError, RollbackError, TrustError, UsageError
 from .fsutil import fsync_dir
-from .index import Index, MetaSealer, RecordRow
+from .index import Index
+from .sealedrows import MetaSealer, RecordRow
 from .keys import SecretKeys
 from .peerbook import PeerBook
 from .prefetch import prefetched

@@ -30,8 +30,9 @@ wall time and peak RSS. Then each round:
 
 The order of the tools rotates by one each round (A B C, B C A, …) so that none always
 runs first. The page cache is flushed (`sync`) before every timed run, so one tool's
-write-back is not charged to the next. The corpus stays in the page cache throughout:
-this compares the programs, not the disk they read from.
+write-back is not charged to the next. The corpus is read once before every timed run
+(untimed, corpus.warm: this VM's host takes back page cache left idle), so every tool
+reads it from the page cache: this compares the programs, not the disk they read from.
 
 MB/s is corpus bytes over the wall time of the whole command (start-up, passphrase
 derivation and fsyncs included), median over rounds; the spread across rounds is kept.
@@ -69,7 +70,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks.*` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.conftest import CpuMeter  # noqa: E402
-from benchmarks.corpus import MB, MIB, Corpus, generate_corpus  # noqa: E402
+from benchmarks.corpus import MB, MIB, Corpus, generate_corpus, warm  # noqa: E402
 
 DEFAULT_MB = 600
 PASSPHRASE = "benchmark staple violet harbour 1947"
@@ -612,14 +613,14 @@ def measure(corpus: Corpus, work: Path, peers: Sequence[Peer], *, rounds: int = 
                 rows[f"{peer.name}:new"].fail("failed", f"setting up: {e}")
                 log(f"  {peer.name}: setting up failed: {e}")
         if read:
-            _timed(rows["read"], lambda: read_corpus(corpus, round_folder / "read"), log, flush)
+            _timed(rows["read"], lambda: read_corpus(corpus, round_folder / "read"), log, flush, corpus.root)
         for peer in ready:
-            _timed(rows[f"{peer.name}:new"], lambda: peer.new(corpus), log, flush)
+            _timed(rows[f"{peer.name}:new"], lambda: peer.new(corpus), log, flush, corpus.root)
             if r == 0 and rows[f"{peer.name}:new"].samples:
                 rows[f"{peer.name}:new"].stored_bytes = peer.stored_bytes()
         for peer in ready:
             if rows[f"{peer.name}:again"].status != "not meaningful" and rows[f"{peer.name}:new"].samples:
-                _timed(rows[f"{peer.name}:again"], lambda: peer.again(corpus), log, flush)
+                _timed(rows[f"{peer.name}:again"], lambda: peer.again(corpus), log, flush, corpus.root)
         for key, (_, work_fn) in PRIMITIVES.items():
             for threads in (1, 2):
                 target = rows[f"primitive:{key}:{threads}"]
@@ -639,11 +640,14 @@ def measure(corpus: Corpus, work: Path, peers: Sequence[Peer], *, rounds: int = 
             "rows": report_rows, "ratios": ratios(report_rows), "targets": targets(report_rows)}
 
 
-def _timed(target: Row, run: Callable[[], Sample], log: Callable[[str], None], flush: bool) -> None:
+def _timed(target: Row, run: Callable[[], Sample], log: Callable[[str], None], flush: bool,
+           inputs: Path | None = None) -> None:
     if target.status != "ok":
         return
     if flush:
         os.sync()  # earlier runs' dirty pages are written now, not during this one
+    if inputs is not None:
+        warm(inputs)  # read once, untimed: every tool reads its input from the page cache
     try:
         sample = run()
     except (ToolFailed, OSError, ValueError, subprocess.SubprocessError) as e:

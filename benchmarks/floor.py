@@ -12,8 +12,8 @@ the archive's own functions: no pipeline, no queues, no pack files, no index, no
           then its record: statement, two Ed25519 signatures (statement, SSH), an envelope
           of 4 sealed-box stanzas and XChaCha20-Poly1305 (create_record), its sealed index
           metadata and its signed `recorded` custody event.
-  verify  per record: open_envelope (stanzas tried until one opens, signatures and every
-          disclosure checked); per chunk: SHA-256 against its id and AES-256-GCM open; per
+  verify  per record: open_envelope (the one stanza that is ours, which the index keeps:
+          one X25519 opening, not one per stanza tried; signatures and every disclosure checked); per chunk: SHA-256 against its id and AES-256-GCM open; per
           file: size and SHA-256 against the statement (archive.chunks.decrypt_file_chunks).
   check   (with --read-data) SHA-256 of every object against its id, and every record opened.
 
@@ -43,7 +43,7 @@ from archive import constants as C  # noqa: E402
 from archive import crypto  # noqa: E402
 from archive.chunks import decrypt_file_chunks, encrypt_chunk, padded_chunks  # noqa: E402
 from archive.custody import sign_event  # noqa: E402
-from archive.index import MetaSealer  # noqa: E402
+from archive.sealedrows import MetaSealer  # noqa: E402
 from archive.ingest import media_type  # noqa: E402
 from archive.keys import create_identity  # noqa: E402
 from archive.records import Draft, create_record, index_meta, open_envelope  # noqa: E402
@@ -96,7 +96,7 @@ def _work(args: tuple[list[tuple[str, str]], tuple[str, ...]]) -> dict[str, floa
         seconds["add_ac"], _ = _add(keys, sealer, contents, proposal_a, per_record=32)
     if "verify_b" in phases:
         seconds["verify_b"] = _verify(keys, stored, check_ids=False)
-    return {**seconds, "records": len(stored), "chunks": sum(len(objects) for _, objects, _ in stored)}
+    return {**seconds, "records": len(stored), "chunks": sum(len(objects) for _, _, objects, _ in stored)}
 
 
 def _add(keys, sealer, contents, encrypt, *, per_record: int = 1) -> tuple[float, list]:
@@ -108,7 +108,7 @@ def _add(keys, sealer, contents, encrypt, *, per_record: int = 1) -> tuple[float
     statement, so each can still be disclosed alone, §24): the signatures, sealed boxes
     and custody event are paid once per group."""
     seen: set[bytes] = set()
-    stored: list[tuple[bytes, dict[bytes, bytes], dict]] = []   # envelope, objects, attachment
+    stored: list[tuple[bytes, int, dict[bytes, bytes], dict]] = []   # envelope, our stanza, objects, attachment
     group: list[tuple[dict, list]] = []                          # attachment, chunks
 
     def seal() -> None:
@@ -117,12 +117,13 @@ def _add(keys, sealer, contents, encrypt, *, per_record: int = 1) -> tuple[float
         record = create_record(keys, Draft("evidence", fields, attachments),
                                chunks={a["sha256"]: [ref for _, ref, _ in chunks] for a, chunks in group},
                                recipients=[], created=_CREATED)
-        sealer.seal(record.record_id, index_meta(record.statement, fields, list(attachments)))
+        sealer.seal(record.record_id, index_meta(record.statement, fields, list(attachments), slot=record.slot))
         event = sign_event(keys, event="recorded", envelope=record.envelope_id, record=record.record_id,
                            peer=None, bundle=None, time=_CREATED)
         sealer.custody_row(event.event_id, event.envelope, event.raw, leaf=event.leaf_hash)
         if per_record == 1:
-            stored.append((record.envelope, {oid: obj for oid, _, obj in group[0][1]}, group[0][0]))
+            stored.append((record.envelope, record.slot, {oid: obj for oid, _, obj in group[0][1]},
+                           group[0][0]))
         group.clear()
 
     started = time.perf_counter()
@@ -146,8 +147,8 @@ def _verify(keys, stored, *, check_ids: bool) -> float:
     chunk keys the signed envelope holds, vouches for each chunk and only the file is
     re-hashed; ids stay checked by `check --read-data` and by every bundle import."""
     started = time.perf_counter()
-    for envelope, objects, attachment in stored:
-        opened = open_envelope(envelope, keys.box_secret)
+    for envelope, slot, objects, attachment in stored:
+        opened = open_envelope(envelope, keys.box_secret, slot=slot)
 
         def fetch(object_id: bytes) -> bytes:
             obj = objects[object_id]
@@ -163,12 +164,12 @@ def _verify(keys, stored, *, check_ids: bool) -> float:
 def _check(keys, stored) -> float:
     """`check --read-data`: every object against its id, every record opened."""
     started = time.perf_counter()
-    for envelope, objects, _ in stored:
+    for envelope, slot, objects, _ in stored:
         for object_id, obj in objects.items():
             if hashlib.sha256(obj).digest() != object_id:
                 raise AssertionError("object does not match its id")
         hashlib.sha256(envelope).digest()
-        open_envelope(envelope, keys.box_secret)
+        open_envelope(envelope, keys.box_secret, slot=slot)
     return time.perf_counter() - started
 
 

@@ -259,3 +259,29 @@ def test_a_flush_that_fails_for_another_reason_is_not_hidden(world, monkeypatch)
     with pytest.raises(ZeroDivisionError):
         with site.open():
             pass
+
+
+def _slots_hold(a: Archive) -> int:
+    """How many records' sealed rows name the stanza our key opens (open_envelope's hint)."""
+    from archive.records import open_envelope
+    held = 0
+    for row in a.index.records():
+        meta = a.sealer.open(row.record_id, row.sealed)
+        assert open_envelope(a._read_object(row.envelope_id), a.keys.box_secret).slot == meta["slot"]
+        held += 1
+    return held
+
+
+def test_imported_and_rebuilt_rows_keep_which_stanza_is_ours(world):
+    """An import and a rebuilt index both keep the slot (the recipient's, not the author's)."""
+    _story(world)
+    site = world["archive"]
+    with site.open() as a:
+        assert _slots_hold(a) == 2
+    for suffix in ("", "-wal", "-shm"):
+        (site.home / f"archive.db{suffix}").unlink(missing_ok=True)
+    a, _ = Archive.rebuild_index(site.home, site.keys, passphrase=TEST_PASSPHRASE)
+    try:
+        assert _slots_hold(a) == 2 and a.check(read_data=True).ok
+    finally:
+        a.close()

@@ -12,7 +12,8 @@ import pytest
 from archive import constants as C
 from archive import crypto, journal
 from archive.errors import FormatError, IntegrityError, NotFoundError, UsageError
-from archive.index import DB_FILE, MIGRATIONS, Index, MetaSealer, RecordRow
+from archive.index import DB_FILE, MIGRATIONS, Index
+from archive.sealedrows import MetaSealer, RecordRow
 from archive.store import ClosedPack, Located
 
 

@@ -16,7 +16,7 @@ from archive import sshsig
 from archive.records import (Draft, build_statement, check_field_value, check_statement,
                              create_record, decode_payload, envelope_payload, field_digest,
                              index_meta, open_envelope, record_id, seal_envelope, sign_statement,
-                             stanza_count, verify_statement)
+                             slot_hint, stanza_count, verify_statement)
 
 CREATED = "2024-05-01T10:00:00Z"
 SHA = "ab" * 32
@@ -116,6 +116,8 @@ def test_field_values_of_the_right_shape(name, value):
     ("attachment", {"name": "a", "media_type": "m", "size": 1, "sha256": SHA.upper()}),
     ("attachment", {"name": "a", "media_type": "m", "size": 1, "sha256": SHA[:-2]}),
     ("attachment", {"name": "a", "media_type": "m", "size": 1, "sha256": "zz" * 32}),
+    ("attachment", {"name": "a", "media_type": "m", "size": 1, "sha256": SHA[:-1] + "\n"}),
+    ("attachment", {"name": "a", "media_type": "m", "size": 1, "sha256": SHA[:-1] + "\u0660"}),
     ("attachment", {"name": 1, "media_type": "m", "size": 1, "sha256": SHA}),
     ("attachment", {"name": "a", "size": 1, "sha256": SHA}),
     ("author", "x"), ("Title", "x"), ("", "x"),
@@ -321,6 +323,43 @@ def test_envelope_stanzas_are_shuffled(author):
             if crypto.open_sealed(author.box_secret, stanza) is not None:
                 positions.add(i)
     assert len(positions) > 1
+
+
+def test_created_record_knows_the_authors_stanza_and_opening_reports_it(author, stranger):
+    """The slot kept in the index is the stanza the author's key opens; opening finds it
+    again whatever hint it is given, a wrong or absurd one included."""
+    first = len(C.ENVELOPE_MAGIC) + 2
+    for _ in range(12):
+        record = create_record(author, Draft("testimony", {"body": "a"}), chunks={},
+                               recipients=[stranger.card.box_key], created=CREATED)
+        stanza = record.envelope[first + record.slot * C.SEALED_BOX_BYTES:
+                                 first + (record.slot + 1) * C.SEALED_BOX_BYTES]
+        assert crypto.open_sealed(author.box_secret, stanza) is not None
+        for hint in (None, record.slot, (record.slot + 1) % 4, 3, 4, -1, 10**9):
+            opened = open_envelope(record.envelope, author.box_secret, slot=hint)
+            assert opened.record_id == record.record_id and opened.slot == record.slot
+        theirs = open_envelope(record.envelope, stranger.box_secret, slot=record.slot)
+        assert theirs.slot != record.slot and theirs.record_id == record.record_id
+
+
+def test_a_hint_does_not_open_an_envelope_not_addressed_to_us(author, stranger):
+    record = create_record(author, Draft("testimony", {"body": "a"}), chunks={}, recipients=[],
+                           created=CREATED)
+    for hint in (None, record.slot, 0, 3):
+        with pytest.raises(TrustError):
+            open_envelope(record.envelope, stranger.box_secret, slot=hint)
+
+
+@pytest.mark.parametrize("meta, hint", [({"slot": 2}, 2), ({"slot": 0}, 0), ({}, None), ({"slot": -1}, None),
+                                        ({"slot": 64}, None), ({"slot": True}, None), ({"slot": "1"}, None),
+                                        ({"slot": 1.0}, None), ([], None), (None, None)])
+def test_slot_hint_takes_only_a_sane_slot(meta, hint):
+    assert slot_hint(meta) == hint
+
+
+def test_index_meta_keeps_the_slot(author):
+    statement, _ = _parts(author)
+    assert slot_hint(index_meta(statement, {"title": "x"}, (), slot=3)) == 3
 
 
 # --- envelopes: adversarial ---------------------------------------------------------------------
@@ -552,7 +591,8 @@ def test_malformed_chunk_lists_are_format_errors(author, chunks):
 
 def test_index_meta(author):
     statement, _ = _parts(author)
-    meta = index_meta(statement, {"title": "x"}, ())
+    meta = index_meta(statement, {"title": "x"}, (), slot=None)
+    assert "slot" not in meta and slot_hint(meta) is None
     assert meta["author"] == "Field team"
     assert meta["author_fingerprint"] == author.card.fingerprint
     assert meta["fields"] == {"title": "x"} and meta["attachments"] == []

@@ -128,3 +128,52 @@ def test_check_read_data_opens_records_in_the_workers_when_there_are_many(archiv
     assert any(p.startswith(f"record {ids[1][:16]}: 1 of 1 evidence chunks are missing") for p in problems)
     assert any(p.startswith(f"record {ids[3][:16]}: the envelope indexed as record") for p in problems)
     assert not any(p.startswith(f"record {ids[i][:16]}") for p in problems for i in (0, 2, 4))
+
+
+def _reseal_meta(archive, record_id, change):
+    """Rewrite a record's sealed index metadata (as an older testimony, or a damaged hint, would have it)."""
+    row = archive.index.record(record_id)
+    meta = archive.sealer.open(record_id, row.sealed)
+    change(meta)
+    archive.index.db.execute("UPDATE records SET sealed = ? WHERE id = ?",
+                             [archive.sealer.seal(record_id, meta), record_id])
+
+
+def test_the_index_keeps_which_stanza_is_ours_and_opening_tries_it_first(archive, tmp_path, monkeypatch):
+    """Every way a record enters the index (add, record) keeps the slot our key opens;
+    verify and check then open one stanza per record, not one after another."""
+    from archive import crypto, records
+    summary = archive.add(_files(tmp_path, [10, 20, 30, 40, 50, 60]))
+    ids = sorted(r for _, r in summary.new_records)
+    for record_id in ids:
+        meta = archive.sealer.open(record_id, archive.index.record(record_id).sealed)
+        envelope = archive._read_object(archive.index.record(record_id).envelope_id)
+        assert records.open_envelope(envelope, archive.keys.box_secret).slot == meta["slot"]
+    tries = []
+    real = crypto.open_sealed
+    monkeypatch.setattr(crypto, "open_sealed", lambda *a: tries.append(1) or real(*a))
+    assert archive.verify().ok and len(tries) == len(ids)
+    tries.clear()
+    assert archive.check(read_data=True).ok and len(tries) == len(ids)
+
+
+def test_rows_without_a_slot_or_with_a_wrong_one_still_open(archive, tmp_path, where):
+    summary = archive.add(_files(tmp_path, [10, 20, 30, 2_000_000]))
+    ids = sorted(r for _, r in summary.new_records)
+    _reseal_meta(archive, ids[0], lambda m: m.pop("slot"))                    # written before the hint
+    _reseal_meta(archive, ids[1], lambda m: m.update(slot=(m["slot"] + 1) % 4))  # a wrong hint
+    _reseal_meta(archive, ids[2], lambda m: m.update(slot=10_000))            # an absurd one
+    report = archive.verify()
+    assert report.ok and len(report.records) == 4
+    assert archive.check(read_data=True).ok
+
+
+def test_check_names_a_record_whose_sealed_metadata_does_not_open(archive, tmp_path, where):
+    summary = archive.add(_files(tmp_path, [10, 20, 30]))
+    ids = sorted(r for _, r in summary.new_records)
+    sealed = bytearray(archive.index.record(ids[1]).sealed)
+    sealed[-1] ^= 1
+    archive.index.db.execute("UPDATE records SET sealed = ? WHERE id = ?", [bytes(sealed), ids[1]])
+    problems = archive.check(read_data=True).problems
+    assert len(problems) == 1 and problems[0].startswith(f"record {ids[1][:16]}: ")
+    assert archive.verify().ok   # verify reads the envelope, not the index's copy of it

@@ -34,7 +34,7 @@ from archive import disclosure, merkle, sshsig
 from archive.custodylog import ProofTree, check_consistency, check_head, check_inclusion, sign_head
 from archive.errors import (FormatError, IntegrityError, KeyAccessError, RollbackError, SignatureError,
                             TrustError, UsageError)
-from archive.index import MetaSealer
+from archive.sealedrows import MetaSealer
 from archive.keys import (SecretKeys, card_from_dict, decode_secret_key_file, encode_secret_key_file,
                           fingerprint, parse_card, parse_revocation, revocation_certificate, sign_card)
 from archive.peers import check_revocation as check_any_revocation
