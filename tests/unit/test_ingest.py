@@ -6,6 +6,7 @@ import hashlib
 import os
 import random
 import time
+from pathlib import Path
 
 import pytest
 
@@ -544,3 +545,37 @@ def test_identical_large_files_in_one_run_are_stored_once_whichever_path(archive
     assert (summary.new, summary.duplicates) == (1, 2)
     assert _chunk_objects(archive) == chunk_count(len(data))
     assert archive.check(read_data=True).ok and archive.verify().ok
+
+
+def test_small_files_read_through_one_reused_buffer_keep_their_own_bytes(archive, tmp_path):
+    """Each worker thread reads every small file into the same buffer: a short file after
+    a longer one must not carry the longer one's tail, in its hash or in what is stored."""
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    sizes = [70_000, 3, 40_000, 1, 0, 69_999, 12]
+    for i, size in enumerate(sizes):
+        (folder / f"f{i:02}.bin").write_bytes(_rand(size, seed=100 + i))
+    summary = archive.add([folder])
+    assert summary.new == len(sizes)
+    out = tmp_path / "out"
+    for name, rid in summary.new_records:
+        [written] = archive.extract(rid, out / rid[:8])
+        assert written.read_bytes() == (folder / Path(name).name).read_bytes()
+        assert archive.show(rid).attachments[0]["sha256"] == hashlib.sha256(written.read_bytes()).hexdigest()
+
+
+def test_small_file_that_shrank_after_listing_is_refused(archive, tmp_path, monkeypatch):
+    note = tmp_path / "note.txt"
+    note.write_bytes(b"what the witness said, in full")
+    before = _state(archive)
+    import archive.api as api_module
+    real = api_module.collect_files
+
+    def collect_then_cut(paths):
+        tasks = real(paths)
+        note.write_bytes(b"what the")
+        return tasks
+    monkeypatch.setattr(api_module, "collect_files", collect_then_cut)
+    with pytest.raises(IntegrityError, match="changed"):
+        archive.add([note])
+    assert _state(archive) == before
