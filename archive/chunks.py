@@ -70,6 +70,18 @@ def padded_chunks(data: bytes) -> Iterator[memoryview | bytearray]:
             yield tail
 
 
+def padded_in_place(buffer: memoryview, size: int) -> Iterator[memoryview]:
+    """padded_chunks of the file whose `size` bytes start `buffer`, as views of it: the
+    padding is written as zeros into the buffer after the file (it must have room for
+    padme(size) bytes), so not even the tail chunk is copied."""
+    total = padme(size)
+    if total > len(buffer):
+        raise ValueError(f"a buffer of {len(buffer)} bytes cannot hold {total} padded bytes")
+    buffer[size:total] = bytes(total - size)
+    for start in range(0, total, C.CHUNK_SIZE):
+        yield buffer[start:min(start + C.CHUNK_SIZE, total)]
+
+
 def decrypt_file_chunks(refs: list[dict[str, object]], fetch, *, size: int,
                         sha256_hex: str) -> Iterator[bytes]:
     """Yield the file's bytes, chunk by chunk, then check its size and SHA-256.

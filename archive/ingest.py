@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import constants as C
 from . import crypto
-from .chunks import EncryptedChunk, chunk_count, encrypt_chunk, padded_chunks, read_padded_chunk
+from .chunks import EncryptedChunk, chunk_count, encrypt_chunk, padded_in_place, read_padded_chunk
 from .errors import IntegrityError, NotFoundError, UsageError
 from .index import Index
 from .sealedrows import MetaSealer, RecordRow
@@ -330,7 +330,8 @@ class Ingest:
         try:
             before = os.fstat(fd)
             # One byte more than listed: a file that grew since is seen, not cut short.
-            data = _read_into(fd, _thread_buffer()[:task.size + 1])
+            buffer = _thread_buffer()
+            data = _read_into(fd, buffer[:task.size + 1])
             _check_unchanged(fd, before, task.path)
         finally:
             os.close(fd)
@@ -341,7 +342,8 @@ class Ingest:
         done = _Done(task, mac)
         if mac in self._known:  # stored before this run (repeats within it: see run())
             return done
-        done.chunks = [encrypt_chunk(self._keyer, c) for c in padded_chunks(data)]
+        # Padded where it lies (padme(size) <= SMALL_FILE for a small file): no copies.
+        done.chunks = [encrypt_chunk(self._keyer, c) for c in padded_in_place(buffer, task.size)]
         done.sha = sha
         return done
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from archive import constants as C
 from archive import crypto
 from archive.chunks import (chunk_count, decrypt_file_chunks, encrypt_chunk, padded_chunks,
-                            read_padded_chunk)
+                            padded_in_place, read_padded_chunk)
 from archive.encoding import padme
 
 SETTINGS = settings(max_examples=50, deadline=None)
@@ -51,6 +51,24 @@ def test_file_reads_match_memory(tmp_path_factory, size):
     finally:
         os.close(fd)
     assert from_file == [bytes(c) for c in padded_chunks(data)]
+
+
+@SETTINGS
+@given(sizes, st.integers(min_value=0, max_value=2**32))
+def test_padding_in_place_matches_padded_chunks_whatever_the_buffer_held(size, seed):
+    """A reused buffer holds the last file's bytes after this one: they must not leak
+    into the padding."""
+    rng = random.Random(seed)
+    data = rng.randbytes(size)
+    buffer = memoryview(bytearray(rng.randbytes(padme(size) + rng.randrange(3))))
+    buffer[:size] = data
+    assert [bytes(c) for c in padded_in_place(buffer, size)] == [bytes(c) for c in padded_chunks(data)]
+
+
+def test_padding_in_place_needs_room_for_the_padding():
+    import pytest
+    with pytest.raises(ValueError):
+        list(padded_in_place(memoryview(bytearray(1000)), 1000 - 1 + 64))
 
 
 @SETTINGS
