@@ -6,8 +6,10 @@ attached to the cut: the index rows that may be committed once that pack is dura
 Writing and fsync release the GIL, so here they overlap the hashing and encryption
 instead of stopping the thread that commits the index (benchmarks/README.md, issue 5).
 
-The queue is bounded (memory stays flat) and the thread never blocks a caller after a
-failure: it keeps taking objects, drops them, and reports the failure at the next call.
+The queue is bounded by bytes, not objects: memory stays flat, and small objects (a
+note's one chunk and its envelope) flow on while a 4 MiB stage is being written. The
+thread never blocks a caller after a failure: it keeps taking objects, drops them, and
+reports the failure at the next call.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Iterator
 
 from .store import ClosedPack, PackWriter, Store
 
-IN_FLIGHT = 4            # objects queued for the writing thread (≈ 4 MiB of chunks)
+IN_FLIGHT_BYTES = 4 << 20   # queued for the writing thread: a put waits above this
 
 _OBJECT, _CUT, _STOP = 0, 1, 2
 _FAILED = object()       # handed back in place of the next cut when writing failed
@@ -30,15 +32,21 @@ class PackSink:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._todo: queue.Queue = queue.Queue(maxsize=IN_FLIGHT)
+        self._todo: queue.Queue = queue.Queue()  # bounded by _queued, below
         self._done: queue.Queue = queue.Queue()   # (ClosedPack | None, attached) per cut
+        self._queued = 0                            # bytes put and not yet written
+        self._room = threading.Condition()
         self._failure: BaseException | None = None
         self._cuts = 0                              # cut but not yet handed back
         self._thread = threading.Thread(target=self._run, name="testimony-packs", daemon=True)
         self._thread.start()
 
     def put(self, object_id: bytes, data: bytes) -> None:
-        self._raise_failure()
+        with self._room:
+            while self._queued >= IN_FLIGHT_BYTES and self._failure is None:
+                self._room.wait()
+            self._raise_failure()
+            self._queued += len(data)
         self._todo.put((_OBJECT, object_id, data))
 
     def cut(self, attached: Any) -> None:
@@ -81,11 +89,16 @@ class PackSink:
                     if pack is None:
                         pack = self._store.writer()
                     pack.add(item[1], item[2])
+                    with self._room:
+                        self._queued -= len(item[2])
+                        self._room.notify()
                 else:
                     closed, pack = (pack.close() if pack is not None else None), None
                     self._done.put((closed, item[1]))
         except BaseException as e:   # a full or read-only disk: reported to the caller
-            self._failure = e
+            with self._room:
+                self._failure = e
+                self._room.notify_all()   # a put waiting for room raises instead
             self._done.put(_FAILED)
             while self._todo.get()[0] != _STOP:  # never leave a caller blocked on put()
                 pass

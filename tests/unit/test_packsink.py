@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 
 import pytest
 
-from archive.packsink import IN_FLIGHT, PackSink
-from archive.store import Store
+from archive.packsink import IN_FLIGHT_BYTES, PackSink
+
+from archive.store import PackWriter, Store
 
 
 @pytest.fixture
@@ -65,7 +67,7 @@ def test_a_write_failure_reaches_the_caller_and_never_blocks_it(store, monkeypat
     with pytest.raises(OSError):
         # The thread fails on the first object; later puts must raise, not block on a
         # full queue nobody takes from.
-        for _ in range(IN_FLIGHT * 4):
+        for _ in range(4 * IN_FLIGHT_BYTES // len(big) + 4):
             sink.put(hashlib.sha256(big).digest(), big)
     with pytest.raises(OSError):
         list(sink.finished(wait=True))
@@ -89,8 +91,8 @@ def test_a_failure_after_good_cuts_hands_those_back_first(store, monkeypatch):
     assert len(list(store.pack_ids())) == 1
 
 
-def test_the_queue_is_bounded(store, monkeypatch):
-    """A slow disk holds the producer back: memory stays flat."""
+def _stalled_disk(monkeypatch) -> threading.Event:
+    """The writing thread stalls at its first object until the event is set."""
     release = threading.Event()
     real_add = Store.writer
 
@@ -99,21 +101,81 @@ def test_the_queue_is_bounded(store, monkeypatch):
         return real_add(self)
 
     monkeypatch.setattr(Store, "writer", slow_writer)
+    return release
+
+
+def _chunk(i: int, size: int) -> tuple[bytes, bytes]:
+    data = i.to_bytes(4, "big") * (size // 4)
+    return hashlib.sha256(data).digest(), data
+
+
+def test_the_queue_is_bounded_by_bytes(store, monkeypatch):
+    """A slow disk holds the producer back: memory stays flat."""
+    release = _stalled_disk(monkeypatch)
     sink = PackSink(store)
     queued = threading.Event()
+    count = IN_FLIGHT_BYTES // (1 << 20) + 3
 
     def fill():
-        for i in range(IN_FLIGHT + 3):
-            sink.put(*_obj(i))
+        for i in range(count):
+            sink.put(*_chunk(i, 1 << 20))
         queued.set()
 
     filler = threading.Thread(target=fill)
     filler.start()
-    assert not queued.wait(0.5)   # blocked: at most IN_FLIGHT wait (plus one in hand)
+    assert not queued.wait(0.5)   # blocked: at most IN_FLIGHT_BYTES wait (plus one in hand)
     release.set()
     filler.join(10)
     assert queued.is_set()
     sink.cut("all")
     (closed, _), = sink.finished(wait=True)
     sink.close()
-    assert len(closed.entries) == IN_FLIGHT + 3
+    assert len(closed.entries) == count
+
+
+def test_small_objects_flow_while_the_disk_is_busy(store, monkeypatch):
+    """A note's chunk and envelope are a few KiB: hundreds fit in the bound, so a folder
+    of notes does not wait on every write."""
+    release = _stalled_disk(monkeypatch)
+    sink = PackSink(store)
+    queued = threading.Event()
+
+    def fill():
+        for i in range(500):
+            sink.put(*_chunk(i, 4096))
+        queued.set()
+
+    filler = threading.Thread(target=fill)
+    filler.start()
+    assert queued.wait(5)         # 2 MiB in all: never blocked
+    release.set()
+    filler.join(10)
+    sink.cut("all")
+    (closed, _), = sink.finished(wait=True)
+    sink.close()
+    assert len(closed.entries) == 500
+
+
+def test_a_put_waiting_for_room_raises_when_the_disk_fails(store, monkeypatch):
+    release = _stalled_disk(monkeypatch)
+    monkeypatch.setattr("archive.store.os.write", lambda fd, data: (_ for _ in ()).throw(
+        OSError(28, "No space left on device")))
+    sink = PackSink(store)
+    outcome: list[BaseException] = []
+
+    def fill():
+        try:
+            for i in range(IN_FLIGHT_BYTES // (1 << 20) + 8):
+                sink.put(*_chunk(i, 1 << 20))
+        except OSError as e:
+            outcome.append(e)
+
+    filler = threading.Thread(target=fill)
+    filler.start()
+    time.sleep(0.3)               # the filler is now waiting for room
+    release.set()
+    filler.join(10)
+    assert not filler.is_alive() and outcome and outcome[0].errno == 28
+    sink.close()
+    assert list(store.tmp_dir.iterdir()) == []
+
