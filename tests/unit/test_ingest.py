@@ -7,6 +7,7 @@ import os
 import random
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -242,20 +243,31 @@ def test_add_undecodable_file_name(archive, tmp_path):
     assert archive.show(rid).attachments[0]["name"] == name
 
 
+def _changed_after_listing(monkeypatch, change) -> Callable[[], None]:
+    """`add` lists its files, then `change()` runs before any is read; returns what
+    undoes the patch."""
+    import archive.api as api_module
+    real = api_module.collect_files
+
+    def collect_then_change(paths):
+        tasks = real(paths)
+        change()
+        return tasks
+    monkeypatch.setattr(api_module, "collect_files", collect_then_change)
+    return lambda: monkeypatch.setattr(api_module, "collect_files", real)
+
+
+def _append(path, data: bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(data)
+
+
 def test_add_file_that_changed_after_listing_commits_nothing(archive, tmp_path, monkeypatch):
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_bytes(b"first")
     b.write_bytes(b"second")
     before = _state(archive)
-    import archive.api as api_module
-    real = api_module.collect_files
-
-    def collect_then_grow(paths):
-        tasks = real(paths)
-        with open(b, "ab") as f:   # grows after it was listed, before it is read
-            f.write(b" and more")
-        return tasks
-    monkeypatch.setattr(api_module, "collect_files", collect_then_grow)
+    _changed_after_listing(monkeypatch, lambda: _append(b, b" and more"))   # grows before it is read
     with pytest.raises(IntegrityError, match="changed"):
         archive.add([a, b])
     assert _state(archive) == before
@@ -268,19 +280,11 @@ def test_large_file_that_grew_after_listing_is_refused(archive, tmp_path, monkey
     big = tmp_path / "recording.bin"
     big.write_bytes(_rand(SMALL_FILE + 100, seed=5))
     before = _state(archive)
-    import archive.api as api_module
-    real = api_module.collect_files
-
-    def collect_then_grow(paths):
-        tasks = real(paths)
-        with open(big, "ab") as f:
-            f.write(b"still recording")
-        return tasks
-    monkeypatch.setattr(api_module, "collect_files", collect_then_grow)
+    undo = _changed_after_listing(monkeypatch, lambda: _append(big, b"still recording"))
     with pytest.raises(IntegrityError, match="changed"):
         archive.add([big])
     assert _state(archive) == before
-    monkeypatch.setattr(api_module, "collect_files", real)
+    undo()
     [(_, rid)] = archive.add([big]).new_records
     [written] = archive.extract(rid, tmp_path / "out")
     assert written.read_bytes() == big.read_bytes()
@@ -568,14 +572,7 @@ def test_small_file_that_shrank_after_listing_is_refused(archive, tmp_path, monk
     note = tmp_path / "note.txt"
     note.write_bytes(b"what the witness said, in full")
     before = _state(archive)
-    import archive.api as api_module
-    real = api_module.collect_files
-
-    def collect_then_cut(paths):
-        tasks = real(paths)
-        note.write_bytes(b"what the")
-        return tasks
-    monkeypatch.setattr(api_module, "collect_files", collect_then_cut)
+    _changed_after_listing(monkeypatch, lambda: note.write_bytes(b"what the"))
     with pytest.raises(IntegrityError, match="changed"):
         archive.add([note])
     assert _state(archive) == before
