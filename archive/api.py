@@ -712,9 +712,9 @@ class Archive:
                         box_secret=self.keys.box_secret) as opener:
             for row, opened in opener.opened(envelopes()):
                 meta = metas.popleft()   # what list/show/search read opens too
-                problem = opened if isinstance(opened, str) else meta if isinstance(meta, ArchiveError) else None
-                if problem is not None:
-                    problems.append(f"record {row.record_id[:16]}: {problem}")
+                if isinstance(opened, str) or isinstance(meta, ArchiveError):
+                    problems.append(f"record {row.record_id[:16]}: "
+                                    f"{opened if isinstance(opened, str) else meta}")
                     continue
                 named.append((row.record_id, {bytes.fromhex(r["id"]) for rs in opened.chunks.values() for r in rs}))
                 if len(named) == 64:

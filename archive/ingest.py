@@ -329,8 +329,8 @@ class Ingest:
             raise UsageError(f"{task.name}: {e.strerror}") from e
         try:
             before = os.fstat(fd)
-            # One byte more than listed: a file that grew since is seen, not cut short.
             buffer = _thread_buffer()
+            # One byte more than listed: a file that grew since is seen, not cut short.
             data = _read_into(fd, buffer[:task.size + 1])
             _check_unchanged(fd, before, task.path)
         finally:
