@@ -13,8 +13,9 @@ the archive's own functions: no pipeline, no queues, no pack files, no index, no
           of 4 sealed-box stanzas and XChaCha20-Poly1305 (create_record), its sealed index
           metadata and its signed `recorded` custody event.
   verify  per record: open_envelope (the one stanza that is ours, which the index keeps:
-          one X25519 opening, not one per stanza tried; signatures and every disclosure checked); per chunk: SHA-256 against its id and AES-256-GCM open; per
-          file: size and SHA-256 against the statement (archive.chunks.decrypt_file_chunks).
+          one X25519 opening, not one per stanza tried; signatures and every disclosure
+          checked); per chunk: SHA-256 against its id and AES-256-GCM open; per file: size
+          and SHA-256 against the statement (archive.chunks.decrypt_file_chunks).
   check   (with --read-data) SHA-256 of every object against its id, and every record opened.
 
 The files are shared between worker processes (`--processes`, default 2 = this machine's
