@@ -613,7 +613,8 @@ def measure(corpus: Corpus, work: Path, peers: Sequence[Peer], *, rounds: int = 
                 rows[f"{peer.name}:new"].fail("failed", f"setting up: {e}")
                 log(f"  {peer.name}: setting up failed: {e}")
         if read:
-            _timed(rows["read"], lambda: read_corpus(corpus, round_folder / "read"), log, flush, corpus.root)
+            _timed(rows["read"], lambda: read_corpus(corpus, round_folder / "read"), log, flush,
+                   corpus.root)
         for peer in ready:
             _timed(rows[f"{peer.name}:new"], lambda: peer.new(corpus), log, flush, corpus.root)
             if r == 0 and rows[f"{peer.name}:new"].samples:

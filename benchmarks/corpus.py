@@ -166,9 +166,9 @@ def generate_large_file(path: Path, size: int, *, seed: int = 7) -> None:
 def warm(*paths: Path) -> int:
     """Read each file of `paths` (files, or folders walked) once, untimed, so that the
     timed run finds them in the page cache; returns the bytes read. This VM's host takes
-    back page cache left idle for a while (seen: the first `cat` of the corpus 0.73 s after a few minutes, the
-    next 0.11 s), so "the corpus is in the page cache" is made true before each round
-    rather than assumed."""
+    back page cache left idle for a while (seen: the first `cat` of the corpus took 0.73 s
+    after a few minutes, the next 0.11 s), so "the corpus is in the page cache" is made
+    true before each round rather than assumed."""
     total = 0
     for top in map(Path, paths):
         for path in [top] if top.is_file() else sorted(top.rglob("*")):

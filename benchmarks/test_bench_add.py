@@ -5,7 +5,8 @@ data already stored. MB/s is corpus bytes (duplicates included, as `add` reports
 over the timed `Archive.add` call: walking the folder, reading, hashing, encrypting,
 writing and fsyncing packs, committing the index. Creating the archive (Argon2id) is
 not timed. The corpus is read once before each round (untimed, corpus.warm), so it is in
-the page cache and this measures the pipeline, not the disk it reads from; packs are fsynced, so it does include the disk it writes to.
+the page cache and this measures the pipeline, not the disk it reads from; packs are
+fsynced, so it does include the disk it writes to.
 """
 
 from __future__ import annotations

@@ -30,14 +30,15 @@ def _extra(corpus: Corpus) -> dict[str, object]:
 
 def test_verify_everything(benchmark, corpus: Corpus, filled_archive: Archive, rounds: int) -> None:
     benchmark.group = "read back"
-    report = benchmark.pedantic(filled_archive.verify, setup=_warm_packs(filled_archive), rounds=rounds)
+    report = benchmark.pedantic(filled_archive.verify, setup=_warm_packs(filled_archive),
+                                rounds=rounds)
     assert report.ok and len(report.records) == corpus.unique_files
     record_rate(benchmark, corpus.total_bytes, **_extra(corpus))
 
 
 def test_check_read_data(benchmark, corpus: Corpus, filled_archive: Archive, rounds: int) -> None:
     benchmark.group = "read back"
-    report = benchmark.pedantic(lambda: filled_archive.check(read_data=True), setup=_warm_packs(filled_archive),
-                                rounds=rounds)
+    report = benchmark.pedantic(lambda: filled_archive.check(read_data=True),
+                                setup=_warm_packs(filled_archive), rounds=rounds)
     assert report.ok and report.records == corpus.unique_files
     record_rate(benchmark, corpus.total_bytes, **_extra(corpus))
