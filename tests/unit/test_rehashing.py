@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from archive import rehashing
+from archive import crypto, records, rehashing
 
 
 @pytest.fixture(params=["here", "processes"])
@@ -142,7 +142,6 @@ def _reseal_meta(archive, record_id, change):
 def test_the_index_keeps_which_stanza_is_ours_and_opening_tries_it_first(archive, tmp_path, monkeypatch):
     """Every way a record enters the index (add, record) keeps the slot our key opens;
     verify and check then open one stanza per record, not one after another."""
-    from archive import crypto, records
     summary = archive.add(_files(tmp_path, [10, 20, 30, 40, 50, 60]))
     ids = sorted(r for _, r in summary.new_records)
     for record_id in ids:
