@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +137,13 @@ def test_closing_cancels_jobs_not_started():
     assert any(f.cancelled() for f in futures)
     done = [f for f in futures if not f.cancelled()]
     assert all(f.result() == 2 * futures.index(f) for f in done)
+
+
+@pytest.mark.parametrize("module", ["archive.rehashing", "archive.receiving", "archive.sealing"])
+def test_a_workers_module_does_not_import_sqlite(module):
+    """Each worker imports its state's module: without SQLite (and sqlite-utils) a worker
+    starts in about half the time (benchmarks/README.md, 2026-12-07)."""
+    code = (f"import sys; import {module}; "
+            "sys.exit(sorted(m for m in sys.modules if m.startswith(('sqlite3', 'sqlite_utils'))) != [])")
+    root = Path(__file__).resolve().parents[2]
+    assert subprocess.run([sys.executable, "-c", code], cwd=root, timeout=60).returncode == 0
