@@ -333,6 +333,8 @@ class Ingest:
             # One byte more than listed: a file that grew since is seen, not cut short.
             data = _read_into(fd, buffer[:task.size + 1])
             _check_unchanged(fd, before, task.path)
+        except OSError as e:  # made a folder since it was listed, or the disk failed
+            raise UsageError(f"{task.name}: {e.strerror}") from e
         finally:
             os.close(fd)
         if len(data) != task.size:
@@ -577,9 +579,8 @@ def _file_part(plain: bytes | bytearray, size: int, index: int) -> memoryview:
 def _hash_fd(fd: int) -> bytes:
     digest = hashlib.sha256()
     view = _thread_buffer()   # 4 MiB: fewer reads and GIL hand-offs per file
-    with open(fd, "rb", buffering=0, closefd=False) as f:
-        while n := f.readinto(view):
-            digest.update(view[:n])
+    while n := os.readv(fd, [view]):
+        digest.update(view[:n])
     return digest.digest()
 
 

@@ -568,6 +568,20 @@ def test_small_files_read_through_one_reused_buffer_keep_their_own_bytes(archive
         assert archive.show(rid).attachments[0]["sha256"] == hashlib.sha256(written.read_bytes()).hexdigest()
 
 
+
+def test_small_file_made_a_folder_after_listing_is_one_clear_error(archive, tmp_path, monkeypatch):
+    note = tmp_path / "note.txt"
+    note.write_bytes(b"what the witness said")
+    before = _state(archive)
+
+    def make_folder():
+        note.unlink()
+        note.mkdir()
+    _changed_after_listing(monkeypatch, make_folder)
+    with pytest.raises(UsageError, match="note.txt: Is a directory"):
+        archive.add([note])
+    assert _state(archive) == before
+
 def test_small_file_that_shrank_after_listing_is_refused(archive, tmp_path, monkeypatch):
     note = tmp_path / "note.txt"
     note.write_bytes(b"what the witness said, in full")
