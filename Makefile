@@ -16,8 +16,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/testimony demo
 
+# On every core (pytest-xdist): the secrets sweep of tests/conftest.py gathers what each
+# worker found, so a leak in any worker fails the run.
 test: $(STAMP)
-	$(BIN)/pytest tests benchmarks --benchmark-disable
+	$(BIN)/pytest tests benchmarks --benchmark-disable -n auto
 
 bench: $(STAMP)
 	$(BIN)/pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json

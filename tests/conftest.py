@@ -67,6 +67,13 @@ def cli_env(homes: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> dict[s
 # entries there are not read: other people's processes share those folders. A hit makes
 # the session fail and names the files. The needles are the passphrase's
 # UTF-8 bytes as typed, in NFC and in NFD.
+#
+# Under pytest-xdist (`make test` runs the suite on every core) each worker checks the
+# reports and argv of the tests it runs, as above, and a leak fails that test there. The
+# files are swept once, by the controller, after every worker has finished: a worker's
+# basetemp lies under the controller's, and a worker uses the controller's private temporary
+# folder (handed to it when it starts) instead of making its own. A worker hands what it
+# found back with its results (`workeroutput`); the controller lists it and fails the run.
 
 # Files the tests write the passphrase into on purpose; exactly these names are skipped:
 # - pass.txt: --passphrase-file input, always `tmp_path / "pass.txt"` (tests/cli/test_leaks.py,
@@ -181,6 +188,7 @@ class SecretSweep:
         self.shared_before: dict[str, set[str]] = {}
         self._saved_tmp: tuple[str | None, str | None] | None = None
         self._real_popen_init = None
+        self.is_worker = False
 
     # --- text --------------------------------------------------------------------------
     def in_text(self, text: str | bytes | None) -> bool:
@@ -264,10 +272,15 @@ class SecretSweep:
         factory = getattr(config, "_tmp_path_factory", None)
         if factory is not None:  # fixed now, under the real temporary folder, before TMPDIR moves
             self.basetemp = str(factory.getbasetemp())
-        shared = tempfile.gettempdir()
-        self.shared_before = {folder: set(_names(folder)) for folder in {shared, "/dev/shm"}
-                              if os.path.isdir(folder)}
-        self.private_tmp = tempfile.mkdtemp(prefix="testimony-tests-", dir=shared)
+        handed = getattr(config, "workerinput", {}).get(_WORKER_TMP_KEY)
+        if handed:  # an xdist worker: the controller's folder, swept by the controller
+            self.is_worker = True
+            self.private_tmp = handed
+        else:
+            shared = tempfile.gettempdir()
+            self.shared_before = {folder: set(_names(folder)) for folder in {shared, "/dev/shm"}
+                                  if os.path.isdir(folder)}
+            self.private_tmp = tempfile.mkdtemp(prefix="testimony-tests-", dir=shared)
         self._saved_tmp = (os.environ.get("TMPDIR"), tempfile.tempdir)
         os.environ["TMPDIR"] = self.private_tmp
         tempfile.tempdir = self.private_tmp
@@ -280,6 +293,12 @@ class SecretSweep:
             else:
                 os.environ["TMPDIR"] = saved_env
             self._saved_tmp = None
+        if self.argv_leaks:  # a subprocess started after the last test's report
+            self.report_leaks += [f"(after the last test): the argv of a subprocess: {a}"
+                                  for a in self.argv_leaks]
+            self.argv_leaks = []
+        if self.is_worker:
+            return SweepResult()  # the files are the controller's to sweep
         result = self.result = SweepResult()
         started = time.perf_counter()
         roots = [r for r in (self.basetemp, self.private_tmp) if r]
@@ -327,6 +346,8 @@ def _names(folder: str) -> list[str]:
 
 
 _SWEEP = SecretSweep(TEST_PASSPHRASE)
+_WORKER_TMP_KEY = "secrets_sweep_tmp"
+_WORKER_LEAKS_KEY = "secrets_sweep_leaks"
 
 
 @pytest.hookimpl(trylast=True)
@@ -346,8 +367,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _SWEEP.stop_watching()
     _SWEEP.finish()
+    if _SWEEP.is_worker:
+        session.config.workeroutput[_WORKER_LEAKS_KEY] = list(_SWEEP.report_leaks)
     if _SWEEP.failed and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# pytest-xdist's hooks: optional, so the suite also runs without the plugin.
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    node.workerinput[_WORKER_TMP_KEY] = _SWEEP.private_tmp
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    _SWEEP.report_leaks += getattr(node, "workeroutput", {}).get(_WORKER_LEAKS_KEY, [])
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -21,6 +21,7 @@ import unicodedata
 from pathlib import Path
 
 import click
+import pytest
 
 from . import conftest
 from .conftest import SweepResult, file_contains, secret_forms, sweep_tree
@@ -126,7 +127,8 @@ def test_clean(tmp_path):
 '''
 
 
-def test_sweep_reports_every_leak_of_an_inner_session(tmp_path):
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "two xdist workers"])
+def test_sweep_reports_every_leak_of_an_inner_session(tmp_path, workers):
     inner = tmp_path / "inner"
     inner.mkdir()
     (inner / "pytest.ini").write_text("[pytest]\n")
@@ -137,7 +139,7 @@ def test_sweep_reports_every_leak_of_an_inner_session(tmp_path):
     try:
         p = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider",
                             "-c", str(inner / "pytest.ini"), "--rootdir", str(inner),
-                            f"--basetemp={basetemp}", "-rA", "test_leaky.py"],
+                            f"--basetemp={basetemp}", "-rA", *workers, "test_leaky.py"],
                            cwd=inner, env=env, capture_output=True, timeout=300)
         out = p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8", "replace")
         # The sweep never shows the secret it found: output and tracebacks are redacted.
