@@ -9,7 +9,7 @@ import pytest
 
 from tests.fuzz import run
 
-SECONDS = 1            # per harness, after start-up
+SECONDS = 2            # per harness, after start-up
 MIN_EXECUTIONS = 25    # the slowest harness (disclosure) runs ~150/s on a laptop
 
 

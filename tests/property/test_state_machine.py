@@ -71,7 +71,7 @@ from ..sync.conftest import REPO, Site, World
 SITES = ("field", "courier", "archive")
 ROLES = {"field": "field", "courier": "courier", "archive": "archivist"}
 MODES = ("unacked", "new-only", "all")
-SETTINGS = settings(max_examples=12, stateful_step_count=25, deadline=None,
+SETTINGS = settings(max_examples=16, stateful_step_count=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 Event = tuple[str, str, "str | None", "str | None"]   # (event, actor site, peer site, bundle id)
