@@ -21,8 +21,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest tests benchmarks --benchmark-disable -n auto
 
+# The timed benchmarks: pytest-benchmark's JSON in benchmarks/results.json, then the short
+# table of what matters (MB/s and the figures each benchmark records).
 bench: $(STAMP)
 	$(BIN)/pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json
+	$(BIN)/python benchmarks/report.py benchmarks/results.json
 
 bench-compare: $(STAMP)
 	$(BIN)/python -m benchmarks.compare
