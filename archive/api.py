@@ -22,7 +22,9 @@ from .errors import (ArchiveError, disk_error, IntegrityError, KeyAccessError, N
 from .fsutil import make_private_dir, safe_file_name, write_atomic
 from .index import Index
 from .sealedrows import MetaSealer, RecordRow
-from .ingest import AddSummary, Ingest, RecordWriter, collect_files, display_name, encrypt_attachment
+from .filelist import collect_files, display_name
+from .ingest import AddSummary, Ingest, encrypt_attachment
+from .recordwriter import RecordWriter
 from .keys import IdentityCard, SecretKeys
 from .locking import ArchiveLock
 from .passphrase import check_passphrase

@@ -45,7 +45,7 @@ from archive import crypto  # noqa: E402
 from archive.chunks import decrypt_file_chunks, encrypt_chunk, padded_chunks  # noqa: E402
 from archive.custody import sign_event  # noqa: E402
 from archive.sealedrows import MetaSealer  # noqa: E402
-from archive.ingest import media_type  # noqa: E402
+from archive.sealing import media_type  # noqa: E402
 from archive.keys import create_identity  # noqa: E402
 from archive.records import Draft, create_record, index_meta, open_envelope  # noqa: E402
 from benchmarks.corpus import MB, Corpus, generate_corpus  # noqa: E402

@@ -1,4 +1,5 @@
-"""archive.ingest: RecordWriter, file collection, and the `add` pipeline."""
+"""archive.recordwriter, archive.filelist and archive.ingest: writing records, listing
+files, and the `add` pipeline."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytest
 from archive import constants as C
 from archive.errors import ArchiveError, IntegrityError, NotFoundError, UsageError
 from archive.chunks import chunk_count
-from archive.ingest import SMALL_FILE, Ingest, RecordWriter, collect_files, display_name
+from archive.filelist import collect_files, display_name
+from archive.ingest import SMALL_FILE, Ingest
+from archive.recordwriter import RecordWriter
 from archive.sealing import media_type
 
 
