@@ -6,7 +6,7 @@ import json
 
 import click
 
-from archive.api import RecordSummary, RecordView
+from archive.results import RecordSummary, RecordView
 from archive.encoding import group_fingerprint
 
 
