@@ -408,10 +408,11 @@ _buffers = threading.local()
 def _thread_buffer() -> memoryview:
     """This thread's read buffer (SMALL_FILE + 1 bytes), reused from file to file.
 
-    Page-aligned (mmap): the kernel copies a file into it about four times faster than
-    into a bytearray or bytes, which start 16 or 32 bytes past a page boundary
-    (benchmarks/README.md), and nothing is allocated per file. What is read into it is
-    used before the thread reads the next file: only hashes and ciphertext leave."""
+    Page-aligned (mmap): issue 5's prototype host copied files into such a buffer about
+    four times faster than into a bytearray, which starts 16 bytes past a page boundary;
+    the AMD host copies into both alike (benchmarks/README.md). Either way nothing is
+    allocated per file. What is read into it is used before the thread reads the next
+    file: only hashes and ciphertext leave."""
     buffer = getattr(_buffers, "view", None)
     if buffer is None:
         buffer = _buffers.view = memoryview(mmap.mmap(-1, SMALL_FILE + 1))
